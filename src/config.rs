@@ -1,0 +1,373 @@
+//! Configuration: defaults compiled in, a TOML file that overrides single keys, and errors that name the file,
+//! the key and the fix.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The shipped default configuration, identical to [`Config::default`] (a test keeps them equal).
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../data/config.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}\n  fix: correct or remove that key; `moodtape config default` prints every key with its default")]
+    Parse { path: PathBuf, message: String },
+    #[error("config file {path}: key `{key}`: {problem}\n  fix: {fix}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        problem: String,
+        fix: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[derive(Default)]
+pub struct Config {
+    pub general: General,
+    pub ui: Ui,
+    pub lyrics: Lyrics,
+    pub recommend: Recommend,
+    pub player: Player,
+    pub mpd: Mpd,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct General {
+    pub device: String,
+    pub model_dir: String,
+    pub batch_size: usize,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            device: "auto".into(),
+            model_dir: String::new(),
+            batch_size: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ui {
+    pub theme: String,
+    pub mouse: bool,
+    pub max_fps: u32,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Ui {
+            theme: "default".into(),
+            mouse: true,
+            max_fps: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Lyrics {
+    pub online: bool,
+    pub sources: Vec<String>,
+    pub lrclib_url: String,
+    pub connect_timeout_s: f64,
+    pub timeout_s: f64,
+    pub max_concurrency: usize,
+    pub requests_per_second: f64,
+    pub retries: u32,
+    pub not_found_ttl_days: u32,
+}
+
+/// The lyrics sources moodtape knows, in their default order.
+pub const LYRICS_SOURCES: [&str; 4] = ["sidecar", "tags", "cache", "lrclib"];
+
+impl Default for Lyrics {
+    fn default() -> Self {
+        Lyrics {
+            online: true,
+            sources: LYRICS_SOURCES.iter().map(|s| s.to_string()).collect(),
+            lrclib_url: "https://lrclib.net".into(),
+            connect_timeout_s: 5.0,
+            timeout_s: 15.0,
+            max_concurrency: 4,
+            requests_per_second: 4.0,
+            retries: 3,
+            not_found_ttl_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Recommend {
+    pub weight_emotion: f32,
+    pub weight_va: f32,
+    pub weight_lyrics: f32,
+    pub limit: usize,
+    pub journey_length: usize,
+    pub feedback_strength: f32,
+}
+
+impl Default for Recommend {
+    fn default() -> Self {
+        Recommend {
+            weight_emotion: 0.45,
+            weight_va: 0.40,
+            weight_lyrics: 0.15,
+            limit: 20,
+            journey_length: 10,
+            feedback_strength: 0.15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Player {
+    pub command: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mpd {
+    pub host: String,
+    pub port: u16,
+    pub password: String,
+}
+
+impl Default for Mpd {
+    fn default() -> Self {
+        Mpd {
+            host: "127.0.0.1".into(),
+            port: 6600,
+            password: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file at `path`; a missing file at the default location means the defaults. `explicit` is set when
+    /// the user named the file (flag or env), where a missing file is an error.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses and validates TOML text; `path` is used in messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: describe_toml_error(text, &e),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, problem: String, fix: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            problem,
+            fix: fix.to_string(),
+        };
+        if parse_device_name(&self.general.device).is_none() {
+            return Err(invalid(
+                "general.device",
+                format!("unknown device {:?}", self.general.device),
+                "use \"auto\", \"cpu\", \"cuda\", \"cuda:N\" or \"metal\"",
+            ));
+        }
+        if self.general.batch_size == 0 || self.general.batch_size > 512 {
+            return Err(invalid(
+                "general.batch_size",
+                format!("{} is out of range", self.general.batch_size),
+                "use a number from 1 to 512",
+            ));
+        }
+        if self.ui.max_fps == 0 || self.ui.max_fps > 240 {
+            return Err(invalid(
+                "ui.max_fps",
+                format!("{} is out of range", self.ui.max_fps),
+                "use a number from 1 to 240",
+            ));
+        }
+        for source in &self.lyrics.sources {
+            if !LYRICS_SOURCES.contains(&source.as_str()) {
+                return Err(invalid(
+                    "lyrics.sources",
+                    format!("unknown source {source:?}"),
+                    "list some of \"sidecar\", \"tags\", \"cache\", \"lrclib\"",
+                ));
+            }
+        }
+        if !(self.lyrics.lrclib_url.starts_with("http://")
+            || self.lyrics.lrclib_url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "lyrics.lrclib_url",
+                format!("{:?} is not an http(s) URL", self.lyrics.lrclib_url),
+                "give the server's base URL, such as \"https://lrclib.net\"",
+            ));
+        }
+        let positive = [
+            ("lyrics.timeout_s", self.lyrics.timeout_s),
+            ("lyrics.connect_timeout_s", self.lyrics.connect_timeout_s),
+            (
+                "lyrics.requests_per_second",
+                self.lyrics.requests_per_second,
+            ),
+        ];
+        for (key, value) in positive {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(invalid(
+                    key,
+                    format!("{value} must be above 0"),
+                    "use a positive number",
+                ));
+            }
+        }
+        if self.lyrics.max_concurrency == 0 || self.lyrics.max_concurrency > 32 {
+            return Err(invalid(
+                "lyrics.max_concurrency",
+                format!("{} is out of range", self.lyrics.max_concurrency),
+                "use a number from 1 to 32",
+            ));
+        }
+        let weights = [
+            ("recommend.weight_emotion", self.recommend.weight_emotion),
+            ("recommend.weight_va", self.recommend.weight_va),
+            ("recommend.weight_lyrics", self.recommend.weight_lyrics),
+        ];
+        for (key, value) in weights {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(invalid(
+                    key,
+                    format!("{value} is negative"),
+                    "use a weight of 0 or more",
+                ));
+            }
+        }
+        if weights.iter().map(|(_, w)| w).sum::<f32>() <= 0.0 {
+            return Err(invalid(
+                "recommend.weight_emotion",
+                "all three weights are 0".into(),
+                "give at least one weight a value above 0",
+            ));
+        }
+        if !(0.0..=0.5).contains(&self.recommend.feedback_strength) {
+            return Err(invalid(
+                "recommend.feedback_strength",
+                format!("{} is out of range", self.recommend.feedback_strength),
+                "use a number from 0 to 0.5",
+            ));
+        }
+        if self.recommend.limit == 0 || self.recommend.journey_length < 2 {
+            return Err(invalid(
+                "recommend.limit",
+                "limit must be at least 1 and journey_length at least 2".into(),
+                "raise the value",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A device setting as written in config or on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceName {
+    Auto,
+    Cpu,
+    Cuda(usize),
+    Metal,
+}
+
+pub fn parse_device_name(text: &str) -> Option<DeviceName> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "auto" | "" => Some(DeviceName::Auto),
+        "cpu" => Some(DeviceName::Cpu),
+        "cuda" | "gpu" => Some(DeviceName::Cuda(0)),
+        "metal" => Some(DeviceName::Metal),
+        other => other
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(DeviceName::Cuda),
+    }
+}
+
+/// toml's message with the line number and the dotted key where it can be found.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().to_string();
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line} (`{snippet}`): {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_default_file_equals_compiled_defaults() {
+        let parsed = Config::parse(DEFAULT_CONFIG_TOML, Path::new("data/config.toml")).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn single_keys_override() {
+        let c = Config::parse("[lyrics]\nonline = false\n", Path::new("c.toml")).unwrap();
+        assert!(!c.lyrics.online);
+        assert_eq!(c.recommend, Recommend::default());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = Config::parse("[lyrics]\nonlin = false\n", Path::new("/x/c.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/x/c.toml"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+        assert!(text.contains("onlin"), "{text}");
+        assert!(text.contains("fix:"), "{text}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_fix() {
+        let err = Config::parse("[general]\ndevice = \"tpu\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("general.device"));
+        let err =
+            Config::parse("[recommend]\nweight_va = -1.0\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("recommend.weight_va"));
+        let err =
+            Config::parse("[lyrics]\ntimeout_s = \"soon\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("timeout_s"), "{err}");
+    }
+
+    #[test]
+    fn device_names() {
+        assert_eq!(parse_device_name("CUDA:1"), Some(DeviceName::Cuda(1)));
+        assert_eq!(parse_device_name("cpu"), Some(DeviceName::Cpu));
+        assert_eq!(parse_device_name("tpu"), None);
+    }
+}

@@ -1,0 +1,332 @@
+//! Scanning music folders: tags read with lofty, lyrics from sidecar `.lrc`/`.txt` files and embedded tags.
+//! Rescans skip files whose size and mtime (and those of their sidecars) did not change, and remove songs whose
+//! files are gone. A file that cannot be read is reported and skipped; nothing about one file stops the scan.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use lofty::config::{ParseOptions, ParsingMode};
+use lofty::file::{AudioFile, TaggedFileExt};
+use lofty::prelude::{Accessor, ItemKey};
+use lofty::probe::Probe;
+use serde::Serialize;
+
+use super::{FileStamp, Location, LyricsOrigin, Song, SongId};
+use crate::lyrics::LyricsRecord;
+use crate::store::{Store, StoreError};
+
+/// Extensions read as audio.
+pub const AUDIO_EXTENSIONS: [&str; 12] = [
+    "mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "wav", "wv", "aiff", "aif",
+];
+
+/// Songs are written in transactions of this many, each flushed, so a crash loses at most one batch.
+const BATCH: usize = 100;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ScanSummary {
+    pub files_seen: usize,
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub with_lyrics: usize,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Progress reported while scanning.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanProgress {
+    pub files_seen: usize,
+    pub committed: usize,
+}
+
+/// What reading one file produced.
+struct Read {
+    song: Song,
+    lyrics: Option<LyricsRecord>,
+}
+
+/// Scans `roots` into the store. `progress` is called after each committed batch.
+pub fn scan(
+    store: &Store,
+    roots: &[PathBuf],
+    progress: &mut dyn FnMut(ScanProgress),
+) -> Result<ScanSummary, StoreError> {
+    let mut summary = ScanSummary::default();
+    let mut committed = 0;
+    for root in roots {
+        let root = match std::fs::canonicalize(root) {
+            Ok(r) if r.is_dir() => r,
+            Ok(r) => {
+                summary.problems.push(problem(&r, "not a folder"));
+                continue;
+            }
+            Err(e) => {
+                summary.problems.push(problem(root, &e.to_string()));
+                continue;
+            }
+        };
+        let existing = songs_under(store, &root)?;
+        let mut seen: HashSet<SongId> = HashSet::new();
+        let mut pending: Vec<(Song, Option<LyricsRecord>)> = Vec::new();
+        for entry in walkdir::WalkDir::new(&root)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| root.clone());
+                    summary.problems.push(problem(&path, &e.to_string()));
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() || !is_audio(entry.path()) {
+                continue;
+            }
+            summary.files_seen += 1;
+            let path = entry.path().to_path_buf();
+            let location = Location::File(path.clone());
+            let Some(id) = SongId::for_location(&location) else {
+                continue;
+            };
+            seen.insert(id.clone());
+            let stamp = match entry.metadata() {
+                Ok(m) => FileStamp::of(&m),
+                Err(e) => {
+                    summary.problems.push(problem(&path, &e.to_string()));
+                    continue;
+                }
+            };
+            let sidecar_stamp = sidecar(&path)
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| FileStamp::of(&m));
+            let previous = existing.get(&id);
+            if let Some(prev) = previous {
+                if prev.stamp == Some(stamp) && prev.sidecar_stamp == sidecar_stamp {
+                    summary.unchanged += 1;
+                    if prev.has_lyrics() {
+                        summary.with_lyrics += 1;
+                    }
+                    continue;
+                }
+            }
+            match read_file_guarded(&path, &root) {
+                Ok(mut read) => {
+                    read.song.stamp = Some(stamp);
+                    read.song.sidecar_stamp = sidecar_stamp;
+                    if let Some(prev) = previous {
+                        keep_fetched_lyrics(store, prev, &mut read)?;
+                        summary.updated += 1;
+                    } else {
+                        summary.added += 1;
+                    }
+                    if read.song.has_lyrics() {
+                        summary.with_lyrics += 1;
+                    }
+                    pending.push((read.song, read.lyrics));
+                }
+                Err(reason) => summary.problems.push(problem(&path, &reason)),
+            }
+            if pending.len() >= BATCH {
+                committed += commit(store, &mut pending)?;
+                progress(ScanProgress {
+                    files_seen: summary.files_seen,
+                    committed,
+                });
+            }
+        }
+        committed += commit(store, &mut pending)?;
+        let gone: Vec<SongId> = existing
+            .keys()
+            .filter(|id| !seen.contains(*id))
+            .cloned()
+            .collect();
+        summary.removed += gone.len();
+        store.remove_songs(&gone)?;
+        store.flush()?;
+        progress(ScanProgress {
+            files_seen: summary.files_seen,
+            committed,
+        });
+    }
+    Ok(summary)
+}
+
+fn commit(
+    store: &Store,
+    pending: &mut Vec<(Song, Option<LyricsRecord>)>,
+) -> Result<usize, StoreError> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    store.put_songs(pending)?;
+    store.flush()?;
+    let n = pending.len();
+    pending.clear();
+    Ok(n)
+}
+
+/// Songs in the store whose files lie under `root`.
+fn songs_under(store: &Store, root: &Path) -> Result<HashMap<SongId, Song>, StoreError> {
+    let mut out = HashMap::new();
+    for item in store.songs.iter() {
+        let (_, song) = match item {
+            Ok(x) => x,
+            Err(StoreError::Decode { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        if song.location.file().is_some_and(|p| p.starts_with(root)) {
+            out.insert(song.id.clone(), song);
+        }
+    }
+    Ok(out)
+}
+
+/// A changed file with no local lyrics keeps lyrics fetched online earlier; local lyrics that vanished go.
+fn keep_fetched_lyrics(store: &Store, previous: &Song, read: &mut Read) -> Result<(), StoreError> {
+    if read.lyrics.is_some() {
+        return Ok(());
+    }
+    let local = matches!(
+        previous.lyrics_origin,
+        Some(LyricsOrigin::Sidecar) | Some(LyricsOrigin::Tags)
+    );
+    if !local {
+        if let Some(record) = store.lyrics.get(previous.id.as_str())? {
+            read.song.lyrics_origin = previous.lyrics_origin;
+            read.song.instrumental = record.instrumental;
+        }
+    } else {
+        store.lyrics.remove(previous.id.as_str())?;
+    }
+    Ok(())
+}
+
+pub fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The sidecar lyrics file of an audio file, `.lrc` before `.txt`.
+pub fn sidecar(audio: &Path) -> Option<PathBuf> {
+    ["lrc", "LRC", "txt", "TXT"]
+        .iter()
+        .map(|ext| audio.with_extension(ext))
+        .find(|p| p.is_file())
+}
+
+/// Lyrics from a sidecar file; text that is not UTF-8 is read as Latin-1, which never fails.
+pub fn read_sidecar(path: &Path) -> std::io::Result<LyricsRecord> {
+    let bytes = std::fs::read(path)?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
+    };
+    let is_lrc = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("lrc"))
+        || looks_like_lrc(&text);
+    Ok(if is_lrc {
+        LyricsRecord::synced(&text, LyricsOrigin::Sidecar)
+    } else {
+        LyricsRecord::new(&text, LyricsOrigin::Sidecar)
+    })
+}
+
+fn looks_like_lrc(text: &str) -> bool {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(5)
+        .any(|l| l.starts_with('[') && l.as_bytes().get(1).is_some_and(u8::is_ascii_digit))
+}
+
+/// [`read_file`], with a panic inside the tag reader turned into a problem for this file only.
+fn read_file_guarded(path: &Path, root: &Path) -> Result<Read, String> {
+    std::panic::catch_unwind(|| read_file(path, root))
+        .unwrap_or_else(|_| Err("the tag reader failed on this file (damaged tags?)".to_string()))
+}
+
+/// Reads one file's tags and lyrics. Broken tags are read leniently; a file lofty cannot read at all is an error.
+fn read_file(path: &Path, root: &Path) -> Result<Read, String> {
+    let options = ParseOptions::new()
+        .parsing_mode(ParsingMode::Relaxed)
+        .read_properties(true);
+    let probe = Probe::open(path)
+        .map_err(|e| format!("cannot open: {e}"))?
+        .options(options)
+        .guess_file_type()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let tagged = probe
+        .read()
+        .map_err(|e| format!("unreadable audio file: {e}"))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tag = tagged.primary_tag().or_else(|| tagged.first_tag());
+    let text = |f: &dyn Fn(&lofty::tag::Tag) -> Option<String>| tag.and_then(f).unwrap_or_default();
+    let title = text(&|t| t.title().map(|s| s.into_owned()));
+    let artist = text(&|t| t.artist().map(|s| s.into_owned()));
+    let album = text(&|t| t.album().map(|s| s.into_owned()));
+    let mut song = Song::new(
+        &artist,
+        if title.trim().is_empty() {
+            &stem
+        } else {
+            &title
+        },
+        &album,
+        Location::File(path.to_path_buf()),
+    );
+    song.genre = crate::sanitize::clean_line(&text(&|t| t.genre().map(|s| s.into_owned())));
+    song.track = tag.and_then(|t| t.track());
+    song.year = tag.and_then(|t| t.year()).map(|y| y as i32);
+    let duration = tagged.properties().duration().as_secs_f64();
+    song.duration_s = (duration > 0.0).then_some(duration);
+    song.source = root.display().to_string();
+
+    let mut lyrics = None;
+    if let Some(side) = sidecar(path) {
+        match read_sidecar(&side) {
+            Ok(record) if record.has_words() => lyrics = Some(record),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(path = %side.display(), error = %e, "unreadable sidecar"),
+        }
+    }
+    if lyrics.is_none() {
+        let embedded = tag
+            .and_then(|t| t.get_string(&ItemKey::Lyrics))
+            .unwrap_or_default();
+        if !embedded.trim().is_empty() {
+            let record = if looks_like_lrc(embedded) {
+                LyricsRecord::synced(embedded, LyricsOrigin::Tags)
+            } else {
+                LyricsRecord::new(embedded, LyricsOrigin::Tags)
+            };
+            if record.has_words() {
+                lyrics = Some(record);
+            }
+        }
+    }
+    song.lyrics_origin = lyrics.as_ref().map(|l| l.origin);
+    Ok(Read { song, lyrics })
+}
+
+fn problem(path: &Path, reason: &str) -> Problem {
+    Problem {
+        path: crate::sanitize::clean_line(&path.to_string_lossy()),
+        reason: crate::sanitize::clean_line(reason),
+    }
+}

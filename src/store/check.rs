@@ -1,0 +1,100 @@
+//! `moodtape db check`: opens the database and reads every record, reporting what it finds.
+
+use serde::Serialize;
+
+use super::{Store, DATA_TREES, SCHEMA_VERSION};
+
+#[derive(Debug, Default, Serialize)]
+pub struct TreeReport {
+    pub tree: String,
+    pub records: usize,
+    pub unreadable: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CheckReport {
+    pub path: String,
+    pub schema_version: Option<u32>,
+    pub trees: Vec<TreeReport>,
+    /// Lyrics whose song is gone.
+    pub orphan_lyrics: usize,
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty() && self.trees.iter().all(|t| t.unreadable.is_empty())
+    }
+}
+
+/// Reads every record of every tree; nothing is changed.
+pub fn check(store: &Store) -> CheckReport {
+    let mut report = CheckReport {
+        path: store.path().display().to_string(),
+        ..Default::default()
+    };
+    match store.schema_version() {
+        Ok(v) => {
+            report.schema_version = v;
+            if v != Some(SCHEMA_VERSION) {
+                report.problems.push(format!(
+                    "schema version is {v:?}, expected {SCHEMA_VERSION}"
+                ));
+            }
+        }
+        Err(e) => report.problems.push(e.to_string()),
+    }
+    for name in DATA_TREES {
+        let mut tree_report = TreeReport {
+            tree: name.to_string(),
+            ..Default::default()
+        };
+        let tree = match store.sled().open_tree(name) {
+            Ok(t) => t,
+            Err(e) => {
+                report.problems.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        for item in tree.iter() {
+            match item {
+                Ok((key, value)) => {
+                    tree_report.records += 1;
+                    if decode_as(name, &value).is_err() {
+                        tree_report
+                            .unreadable
+                            .push(String::from_utf8_lossy(&key).into_owned());
+                    }
+                }
+                Err(e) => {
+                    report.problems.push(format!("{name}: {e}"));
+                    break;
+                }
+            }
+        }
+        report.trees.push(tree_report);
+    }
+    for item in store.lyrics.raw().iter().keys() {
+        match item {
+            Ok(key) => {
+                if !store.songs.raw().contains_key(&key).unwrap_or(true) {
+                    report.orphan_lyrics += 1;
+                }
+            }
+            Err(e) => report.problems.push(format!("lyrics: {e}")),
+        }
+    }
+    report
+}
+
+fn decode_as(tree: &str, bytes: &[u8]) -> Result<(), serde_json::Error> {
+    use super::*;
+    match tree {
+        TREE_SONGS => serde_json::from_slice::<crate::library::Song>(bytes).map(drop),
+        TREE_LYRICS => serde_json::from_slice::<crate::lyrics::LyricsRecord>(bytes).map(drop),
+        TREE_MOODS => serde_json::from_slice::<crate::emotion::SongMood>(bytes).map(drop),
+        TREE_FEEDBACK => serde_json::from_slice::<crate::recommend::Feedback>(bytes).map(drop),
+        TREE_LYRICS_MISS => serde_json::from_slice::<crate::lyrics::LyricsMiss>(bytes).map(drop),
+        _ => serde_json::from_slice::<serde_json::Value>(bytes).map(drop),
+    }
+}
