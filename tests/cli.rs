@@ -1,0 +1,193 @@
+//! The command line on the demo library, as a script would use it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{json_out, moodtape};
+
+#[test]
+fn demo_library_list_has_every_song_with_the_documented_shape() {
+    let home = tempfile::tempdir().unwrap();
+    let out = moodtape(home.path())
+        .args(["--demo", "library", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_out(&out);
+    let songs = v["songs"].as_array().unwrap();
+    assert!(songs.len() >= 120, "{} demo songs", songs.len());
+    for s in songs {
+        for key in [
+            "id",
+            "artist",
+            "title",
+            "album",
+            "duration_s",
+            "location",
+            "has_lyrics",
+        ] {
+            assert!(s.get(key).is_some(), "{key} missing in {s}");
+        }
+    }
+    assert_eq!(
+        songs.iter().filter(|s| s["has_lyrics"] == false).count(),
+        1,
+        "one instrumental"
+    );
+    // The demo database lives under the cache dir, never in the user's data dir.
+    assert!(home.path().join("cache/moodtape/demo.db").exists());
+    assert!(!home.path().join("data/moodtape/library.db").exists());
+}
+
+#[test]
+fn search_rain_returns_fuzzy_matches_best_first() {
+    let home = tempfile::tempdir().unwrap();
+    let out = moodtape(home.path())
+        .args(["--demo", "library", "search", "rain", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let songs = json_out(&out)["songs"].as_array().unwrap().clone();
+    assert!(songs.len() >= 5, "{songs:?}");
+    // The best matches carry the word in the title or artist.
+    for s in &songs[..5] {
+        let hay = format!("{} {}", s["artist"], s["title"]).to_lowercase();
+        assert!(hay.contains("rain"), "{hay}");
+    }
+    // A nonsense query finds nothing and still succeeds.
+    let out = moodtape(home.path())
+        .args(["--demo", "library", "search", "zzqxw", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_out(&out)["songs"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn stats_json_counts() {
+    let home = tempfile::tempdir().unwrap();
+    let out = moodtape(home.path())
+        .args(["--demo", "library", "stats", "--json"])
+        .output()
+        .unwrap();
+    let v = json_out(&out);
+    let songs = v["songs"].as_u64().unwrap();
+    assert!(songs >= 120);
+    assert_eq!(v["with_lyrics"].as_u64().unwrap(), songs - 1);
+    assert!(v["analyzed"].as_u64().is_some());
+}
+
+#[test]
+fn the_user_library_is_separate_from_the_demo() {
+    let home = tempfile::tempdir().unwrap();
+    moodtape(home.path())
+        .args(["--demo", "library", "list"])
+        .assert()
+        .success();
+    let out = moodtape(home.path())
+        .args(["library", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_out(&out)["songs"].as_array().unwrap().len(), 0);
+    // --db and MOODTAPE_DB both choose the database.
+    let db = home.path().join("elsewhere.db");
+    let out = moodtape(home.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["db", "path"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        db.display().to_string()
+    );
+    let out = moodtape(home.path())
+        .env("MOODTAPE_DB", &db)
+        .args(["db", "path"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        db.display().to_string()
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_runtime_errors_exit_1() {
+    let home = tempfile::tempdir().unwrap();
+    let out = moodtape(home.path())
+        .args(["library", "frobnicate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = moodtape(home.path()).args(["scan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = moodtape(home.path())
+        .args(["db", "import", "/nonexistent/backup.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("moodtape: error:"), "{err}");
+    assert!(err.contains("/nonexistent/backup.jsonl"), "{err}");
+}
+
+#[test]
+fn a_broken_config_names_file_key_and_fix() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[ui]\ntheme = \"default\"\nmax_fps = 0\n[recommend]\nweigth_emotion = 0.5\n",
+    )
+    .unwrap();
+    let out = moodtape(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["library", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml"), "{err}");
+    assert!(err.contains("weigth_emotion"), "{err}");
+
+    std::fs::write(&cfg, "[ui]\nmax_fps = 0\n").unwrap();
+    let out = moodtape(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("max_fps"), "{err}");
+
+    std::fs::write(&cfg, "this is [ not toml").unwrap();
+    let out = moodtape(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["library", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+
+    // The default config printed by the binary parses and checks clean.
+    let out = moodtape(home.path())
+        .args(["config", "default"])
+        .output()
+        .unwrap();
+    std::fs::write(&cfg, &out.stdout).unwrap();
+    moodtape(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"])
+        .assert()
+        .success();
+}

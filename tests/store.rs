@@ -1,0 +1,301 @@
+//! The sled store: reopen, schema version, a lock held by another process, damage, backup round trip, and a
+//! crash in the middle of a large import.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use moodtape::library::{Location, LyricsOrigin, Song};
+use moodtape::lyrics::LyricsRecord;
+use moodtape::store::{export_jsonl, import_jsonl, ImportMode, Store, SCHEMA_VERSION};
+
+fn sample(n: usize) -> Vec<(Song, Option<LyricsRecord>)> {
+    (0..n)
+        .map(|i| {
+            let mut song = Song::new(
+                &format!("Artist {i}"),
+                &format!("Song {i}"),
+                "Album",
+                Location::None,
+            );
+            song.duration_s = Some(100.0 + i as f64);
+            let lyrics = (i % 2 == 0)
+                .then(|| LyricsRecord::new(&format!("words of song {i}"), LyricsOrigin::Import));
+            song.lyrics_origin = lyrics.as_ref().map(|_| LyricsOrigin::Import);
+            (song, lyrics)
+        })
+        .collect()
+}
+
+#[test]
+fn reopen_keeps_everything_and_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store.put_songs(&sample(10)).unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+    let songs = store.all_songs().unwrap();
+    assert_eq!(songs.len(), 10);
+    assert_eq!(store.lyrics.len(), 5);
+    let s4 = songs.iter().find(|s| s.title == "Song 4").unwrap();
+    assert_eq!(
+        store.lyrics.get(s4.id.as_str()).unwrap().unwrap().text,
+        "words of song 4"
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .meta
+            .insert("schema_version", b"999".to_vec())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let err = Store::open(&path).err().unwrap().to_string();
+    assert!(err.contains("newer moodtape"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn second_process_gets_a_clear_lock_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.db");
+    let _held = Store::open(&path).unwrap();
+    let out = common::moodtape(dir.path())
+        .arg("--db")
+        .arg(&path)
+        .args(["library", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another moodtape"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_damaged_database_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store.put_songs(&sample(50)).unwrap();
+        store.flush().unwrap();
+    }
+    // Overwrite the middle of every data file with garbage.
+    for entry in walk(&path) {
+        let mut bytes = std::fs::read(&entry).unwrap();
+        if bytes.len() > 64 {
+            let mid = bytes.len() / 2;
+            let end = (mid + 4096).min(bytes.len());
+            for b in &mut bytes[mid..end] {
+                *b = 0xA5;
+            }
+            std::fs::write(&entry, bytes).unwrap();
+        }
+    }
+    let out = common::moodtape(dir.path())
+        .arg("--db")
+        .arg(&path)
+        .args(["db", "check"])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("panicked"), "{all}");
+    assert!(all.contains(&path.display().to_string()), "{all}");
+    if out.status.success() {
+        // sled recovered to a consistent prefix: the report says what it found.
+        assert!(all.contains("records"), "{all}");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("damaged") || all.contains("cannot"), "{all}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.file_name().is_some_and(|n| n != "conf") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn export_then_import_round_trip_is_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Store::open(&dir.path().join("a.db")).unwrap();
+    a.put_songs(&sample(30)).unwrap();
+    let mut first = Vec::new();
+    let n = export_jsonl(&a, &mut first).unwrap();
+    assert_eq!(n, 45);
+
+    let b = Store::open(&dir.path().join("b.db")).unwrap();
+    b.put_songs(&sample(3)[..1]).unwrap();
+    import_jsonl(&b, &mut first.as_slice(), ImportMode::Replace).unwrap();
+    let mut second = Vec::new();
+    export_jsonl(&b, &mut second).unwrap();
+    assert_eq!(
+        String::from_utf8(first).unwrap(),
+        String::from_utf8(second).unwrap()
+    );
+    assert_eq!(a.all_songs().unwrap(), b.all_songs().unwrap());
+}
+
+#[test]
+fn export_import_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.jsonl");
+    let db = dir.path().join("x.db");
+    let out = common::moodtape(dir.path())
+        .arg("--demo")
+        .arg("db")
+        .arg("export")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = common::moodtape(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("db")
+        .arg("import")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = dir.path().join("again.jsonl");
+    common::moodtape(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("db")
+        .arg("export")
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+
+    // A truncated or foreign file is refused with a message, and the database is untouched.
+    std::fs::write(dir.path().join("bad.jsonl"), "{\"hello\": 1}\nnot json\n").unwrap();
+    let out = common::moodtape(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["db", "import"])
+        .arg(dir.path().join("bad.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    common::moodtape(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("db")
+        .arg("export")
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigkill_in_the_middle_of_a_large_import_loses_nothing_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    let rows = 60_000;
+    let mut text = String::from("artist,title,album,duration,lyrics\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "Artist {i},Song {i},Album {},{} ,words of song {i}\n",
+            i % 97,
+            120 + i % 200
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let db = dir.path().join("crash.db");
+    let mut child = common::moodtape_std(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(&csv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the importer reports committed batches, then kill it without warning.
+    let mut committed = 0usize;
+    let stderr = child.stderr.take().unwrap();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_suffix(" songs committed") {
+            committed = n.trim().parse().unwrap();
+            if committed >= 2_000 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the import finished before it was killed; make the file bigger"
+    );
+    assert!(committed >= 2_000, "no progress was reported");
+
+    let store = Store::open(&db).unwrap();
+    let songs = store.all_songs().unwrap();
+    assert!(
+        songs.len() >= committed,
+        "{} songs after the kill, {committed} were committed",
+        songs.len()
+    );
+    assert!(songs.len() < rows);
+    for song in &songs {
+        let i: usize = song.title.strip_prefix("Song ").unwrap().parse().unwrap();
+        assert_eq!(song.artist, format!("Artist {i}"));
+        let lyrics = store
+            .lyrics
+            .get(song.id.as_str())
+            .unwrap()
+            .expect("a committed song has its lyrics");
+        assert_eq!(lyrics.text, format!("words of song {i}"));
+    }
+    let report = moodtape::store::check(&store);
+    assert!(report.is_healthy(), "{report:?}");
+}
