@@ -4,6 +4,7 @@
 mod context;
 mod db_cmd;
 mod library_cmd;
+mod lyrics_cmd;
 pub mod view;
 
 use std::path::PathBuf;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Show the configuration
     #[command(subcommand)]
     Config(db_cmd::ConfigCommand),
+    /// Fetch lyrics (local files first, then LRCLIB) and show them
+    #[command(subcommand)]
+    Lyrics(lyrics_cmd::LyricsCommand),
 }
 
 /// Parses arguments and runs; returns the process exit code.
@@ -91,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Import(args)) => library_cmd::run_import(&ctx, args),
         Some(Command::Db(cmd)) => db_cmd::run_db(&ctx, cmd),
         Some(Command::Config(cmd)) => db_cmd::run_config(&ctx, cmd),
+        Some(Command::Lyrics(cmd)) => lyrics_cmd::run_lyrics(&ctx, cmd),
     }
 }
 

@@ -1,0 +1,309 @@
+//! Fetching lyrics for many songs: a few worker threads ask the source chain, the calling thread stores what they
+//! find and reports progress. Usable from the CLI and from a background thread of the TUI (with a cancel flag).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use super::error::LyricsError;
+use super::lrclib::{Lrclib, LrclibSettings};
+use super::source::{Chain, Outcome};
+use super::{LyricsMiss, LyricsRecord};
+use crate::library::Song;
+use crate::store::{now_s, Store};
+
+/// Worker threads are never more than this, whatever `--jobs` says.
+pub const MAX_JOBS: usize = 32;
+
+/// What a fetch needs from the configuration, owned so a background thread can keep it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchSettings {
+    /// Source names in order (config `lyrics.sources`).
+    pub sources: Vec<String>,
+    /// Never touch the network (`--offline` or config `lyrics.online = false`).
+    pub offline: bool,
+    pub lrclib: LrclibSettings,
+    /// Worker threads, and so requests in flight at once.
+    pub jobs: usize,
+    pub not_found_ttl_days: u32,
+}
+
+impl FetchSettings {
+    pub fn from_context(ctx: &crate::cli::Context) -> FetchSettings {
+        FetchSettings::from_config(&ctx.config.lyrics, ctx.offline)
+    }
+
+    pub fn from_config(config: &crate::config::Lyrics, offline: bool) -> FetchSettings {
+        FetchSettings {
+            sources: config.sources.clone(),
+            offline: offline || !config.online,
+            lrclib: LrclibSettings::from_config(config),
+            jobs: config.max_concurrency.clamp(1, MAX_JOBS),
+            not_found_ttl_days: config.not_found_ttl_days,
+        }
+    }
+}
+
+/// Which songs to fetch for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchOptions {
+    /// Only songs with no lyrics that are not known to be instrumental.
+    pub missing_only: bool,
+    /// Overrides [`FetchSettings::jobs`].
+    pub jobs: Option<usize>,
+}
+
+/// Reported after each song (and once before the first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchProgress {
+    pub done: usize,
+    pub total: usize,
+    /// "Artist - Title" of the song just finished.
+    pub current: String,
+    pub found: usize,
+    pub not_found: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FetchFailure {
+    pub id: String,
+    pub song: String,
+    pub reason: String,
+}
+
+/// The outcome of a fetch. Serialized, it is the documented `{"found", "synced", "instrumental", "not_found",
+/// "failed"}` plus the list of failures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FetchSummary {
+    /// Songs with words found (synced ones included).
+    pub found: usize,
+    /// Of those, songs with synced lyrics.
+    pub synced: usize,
+    pub instrumental: usize,
+    pub not_found: usize,
+    pub failed: usize,
+    pub failures: Vec<FetchFailure>,
+    /// Of `found` and `instrumental`, those that were already stored.
+    #[serde(skip)]
+    pub already_stored: usize,
+    /// Songs looked at.
+    #[serde(skip)]
+    pub total: usize,
+    /// Not found, but not asked online again because of an earlier miss.
+    #[serde(skip)]
+    pub recently_missed: usize,
+    #[serde(skip)]
+    pub requests: u64,
+    #[serde(skip)]
+    pub offline: bool,
+    #[serde(skip)]
+    pub cancelled: bool,
+}
+
+/// Fetches lyrics for every song that has none, as config and `ctx` say. Meant to be called from a worker
+/// thread too: `progress` runs on the calling thread, and setting `cancel` stops the run after the requests in
+/// flight (their pauses are cut short); the summary then has `cancelled` set.
+pub fn fetch_missing(
+    ctx: &crate::cli::Context,
+    store: &Store,
+    progress: &mut dyn FnMut(FetchProgress),
+    cancel: &AtomicBool,
+) -> anyhow::Result<FetchSummary> {
+    let options = FetchOptions {
+        missing_only: true,
+        jobs: None,
+    };
+    fetch(
+        &FetchSettings::from_context(ctx),
+        store,
+        &options,
+        progress,
+        cancel,
+    )
+}
+
+/// Fetches lyrics for the songs `options` selects.
+pub fn fetch(
+    settings: &FetchSettings,
+    store: &Store,
+    options: &FetchOptions,
+    progress: &mut dyn FnMut(FetchProgress),
+    cancel: &AtomicBool,
+) -> anyhow::Result<FetchSummary> {
+    let songs: Vec<Song> = store
+        .all_songs()?
+        .into_iter()
+        .filter(|s| !options.missing_only || (!s.has_lyrics() && !s.instrumental))
+        .collect();
+    let wants_online = !settings.offline && settings.sources.iter().any(|s| s == "lrclib");
+    let client = if wants_online && !songs.is_empty() {
+        Some(Arc::new(
+            Lrclib::new(settings.lrclib.clone()).context("cannot set up the LRCLIB client")?,
+        ))
+    } else {
+        None
+    };
+    let chain = Chain::from_names(&settings.sources, store, client.clone());
+    let now = now_s();
+    let ttl_s = u64::from(settings.not_found_ttl_days) * 86_400;
+    let mut recently_missed = vec![false; songs.len()];
+    if chain.has_online() {
+        for (flag, song) in recently_missed.iter_mut().zip(&songs) {
+            // The TTL of the current config counts too, so shortening it takes effect at once.
+            *flag = match store.lyrics_miss.get(song.id.as_str()) {
+                Ok(Some(miss)) => now < miss.until.min(miss.checked_at.saturating_add(ttl_s)),
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::warn!(song = %song.id, error = %e, "unreadable lyrics miss record");
+                    false
+                }
+            };
+        }
+    }
+
+    let mut summary = FetchSummary {
+        total: songs.len(),
+        offline: settings.offline,
+        ..FetchSummary::default()
+    };
+    let mut report = FetchProgress {
+        total: songs.len(),
+        ..FetchProgress::default()
+    };
+    progress(report.clone());
+    if songs.is_empty() {
+        return Ok(summary);
+    }
+
+    let jobs = options
+        .jobs
+        .unwrap_or(settings.jobs)
+        .clamp(1, MAX_JOBS)
+        .min(songs.len());
+    let next = AtomicUsize::new(0);
+    // Set when storing fails: the workers stop taking songs, and the error is returned after they finish.
+    let stop = AtomicBool::new(false);
+    let mut store_error: Option<anyhow::Error> = None;
+
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+        for n in 0..jobs {
+            let tx = tx.clone();
+            let (songs, chain, next, stop, recently_missed) =
+                (&songs, &chain, &next, &stop, &recently_missed);
+            std::thread::Builder::new()
+                .name(format!("lyrics-fetch-{n}"))
+                .spawn_scoped(scope, move || loop {
+                    if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(song) = songs.get(index) else { break };
+                    let outcome = chain.lookup(song, !recently_missed[index], cancel);
+                    if tx.send((index, outcome)).is_err() {
+                        break;
+                    }
+                })
+                .context("cannot start a lyrics worker thread")?;
+        }
+        drop(tx);
+        for (index, outcome) in rx {
+            let song = &songs[index];
+            if store_error.is_some() {
+                continue;
+            }
+            match outcome {
+                Outcome::Found { record, source } => {
+                    if let Err(e) = keep(store, song, &record, source) {
+                        store_error = Some(e);
+                        stop.store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                    if source == "cache" {
+                        summary.already_stored += 1;
+                    }
+                    if record.instrumental {
+                        summary.instrumental += 1;
+                    } else {
+                        summary.found += 1;
+                        if record.synced.is_some() {
+                            summary.synced += 1;
+                        }
+                    }
+                }
+                Outcome::NotFound { asked_online } => {
+                    summary.not_found += 1;
+                    if recently_missed[index] {
+                        summary.recently_missed += 1;
+                    }
+                    if asked_online {
+                        let miss = LyricsMiss {
+                            checked_at: now_s(),
+                            until: now_s().saturating_add(ttl_s),
+                            reason: "not found on LRCLIB".into(),
+                        };
+                        if let Err(e) = store.lyrics_miss.insert(song.id.as_str(), &miss) {
+                            store_error = Some(e.into());
+                            stop.store(true, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                }
+                Outcome::Failed {
+                    error: LyricsError::Cancelled,
+                } => {
+                    summary.cancelled = true;
+                    continue;
+                }
+                Outcome::Failed { error } => {
+                    summary.failed += 1;
+                    summary.failures.push(FetchFailure {
+                        id: song.id.to_string(),
+                        song: song.display_name(),
+                        reason: crate::sanitize::clean_line(&error.to_string()),
+                    });
+                }
+            }
+            report.done += 1;
+            report.current = song.display_name();
+            report.found = summary.found + summary.instrumental;
+            report.not_found = summary.not_found;
+            report.failed = summary.failed;
+            progress(report.clone());
+        }
+        Ok(())
+    })?;
+    if let Some(e) = store_error {
+        return Err(e.context("cannot store fetched lyrics"));
+    }
+    store.flush()?;
+    summary.cancelled |= cancel.load(Ordering::Relaxed) && report.done < songs.len();
+    summary.requests = client.as_ref().map_or(0, |c| c.requests_sent());
+    Ok(summary)
+}
+
+/// Stores a found record unless the same one is already stored, and keeps the song's lyrics fields in step.
+fn keep(store: &Store, song: &Song, record: &LyricsRecord, source: &str) -> anyhow::Result<()> {
+    let expected_origin = (!record.text.trim().is_empty()).then_some(record.origin);
+    let song_in_step =
+        song.lyrics_origin == expected_origin && song.instrumental == record.instrumental;
+    if source == "cache" {
+        if !song_in_step {
+            store.set_lyrics(song, record)?;
+        }
+        return Ok(());
+    }
+    let same = store.lyrics.get(song.id.as_str())?.is_some_and(|stored| {
+        stored.text == record.text
+            && stored.synced == record.synced
+            && stored.origin == record.origin
+            && stored.instrumental == record.instrumental
+    });
+    if !(same && song_in_step) {
+        store.set_lyrics(song, record)?;
+    }
+    Ok(())
+}
