@@ -3,6 +3,7 @@
 
 mod context;
 mod db_cmd;
+pub mod emotion_cmd;
 mod library_cmd;
 mod lyrics_cmd;
 pub mod view;
@@ -62,6 +63,20 @@ pub enum Command {
     /// Show the configuration
     #[command(subcommand)]
     Config(db_cmd::ConfigCommand),
+    /// Obtain and inspect the encoder model
+    #[command(subcommand)]
+    Models(emotion_cmd::ModelsCommand),
+    /// Train moodtape's emotion heads on GoEmotions and EmoBank
+    Train(emotion_cmd::TrainArgs),
+    /// Read the mood of a text: top emotions, valence, arousal, quadrant
+    Mood(emotion_cmd::MoodArgs),
+    /// Read the mood of every song with lyrics (resumable)
+    Analyze(emotion_cmd::AnalyzeArgs),
+    /// Score the heads on a dataset split
+    Eval(emotion_cmd::EvalArgs),
+    /// Measure speed and memory
+    #[command(subcommand)]
+    Bench(emotion_cmd::BenchCommand),
     /// Fetch lyrics (local files first, then LRCLIB) and show them
     #[command(subcommand)]
     Lyrics(lyrics_cmd::LyricsCommand),
@@ -95,6 +110,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Import(args)) => library_cmd::run_import(&ctx, args),
         Some(Command::Db(cmd)) => db_cmd::run_db(&ctx, cmd),
         Some(Command::Config(cmd)) => db_cmd::run_config(&ctx, cmd),
+        Some(Command::Models(cmd)) => emotion_cmd::run_models(&ctx, cmd),
+        Some(Command::Train(args)) => emotion_cmd::run_train(&ctx, args),
+        Some(Command::Mood(args)) => emotion_cmd::run_mood(&ctx, args),
+        Some(Command::Analyze(args)) => emotion_cmd::run_analyze(&ctx, args),
+        Some(Command::Eval(args)) => emotion_cmd::run_eval(&ctx, args),
+        Some(Command::Bench(cmd)) => emotion_cmd::run_bench(&ctx, cmd),
         Some(Command::Lyrics(cmd)) => lyrics_cmd::run_lyrics(&ctx, cmd),
     }
 }

@@ -1,6 +1,33 @@
 //! The emotion engine: the candle encoder, our trained heads, chunking, device choice, model fetch, training and
 //! evaluation. This file holds the shared vocabulary: labels, quadrants and the stored readings.
 
+pub mod analyze;
+pub mod chunk;
+pub mod data;
+pub mod encoder;
+pub mod engine;
+pub mod fetch;
+pub mod heads;
+pub mod metrics;
+pub mod train;
+
+pub use engine::{Engine, EngineOptions, TextMood};
+
+/// What can go wrong in the emotion engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    #[error("cannot load the emotion model: {0}")]
+    Load(String),
+    #[error("{0}")]
+    Device(String),
+    #[error("cannot tokenize: {0}")]
+    Tokenize(String),
+    #[error("model error: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
 use serde::{Deserialize, Serialize};
 
 /// The 28 GoEmotions labels, in the dataset's id order.
@@ -223,9 +250,56 @@ pub fn stored_mood(
     store.moods.get(&mood_key(model_key, &lyrics.hash()))
 }
 
-/// The version of the emotion heads; replaced by the trained heads' own hash when they land.
-pub fn heads_version() -> &'static str {
-    "0"
+pub use heads::heads_version;
+
+/// Where each of the 28 emotions sits on the valence/arousal plane (-1..1), after published valence/arousal
+/// norms for emotion words (NRC VAD lexicon, rescaled). Readings lean towards the points of the emotions read
+/// with confidence: EmoBank, which the valence/arousal head learns from, has little of the low-arousal sadness and
+/// calm that songs are full of.
+pub const LABEL_VA: [(f32, f32); 28] = [
+    (0.74, -0.04),  // admiration
+    (0.86, 0.52),   // amusement
+    (-0.66, 0.74),  // anger
+    (-0.68, 0.54),  // annoyance
+    (0.70, -0.26),  // approval
+    (0.72, -0.34),  // caring
+    (-0.48, 0.24),  // confusion
+    (0.38, 0.20),   // curiosity
+    (0.62, 0.60),   // desire
+    (-0.80, -0.20), // disappointment
+    (-0.74, 0.08),  // disapproval
+    (-0.90, 0.52),  // disgust
+    (-0.68, 0.36),  // embarrassment
+    (0.80, 0.86),   // excitement
+    (-0.86, 0.68),  // fear
+    (0.78, -0.12),  // gratitude
+    (-0.90, -0.30), // grief
+    (0.96, 0.64),   // joy
+    (1.00, 0.04),   // love
+    (-0.60, 0.64),  // nervousness
+    (0.90, 0.12),   // optimism
+    (0.60, 0.32),   // pride
+    (0.26, 0.04),   // realization
+    (0.68, -0.60),  // relief
+    (-0.76, -0.20), // remorse
+    (-0.90, -0.42), // sadness
+    (0.56, 0.72),   // surprise
+    (0.00, 0.00),   // neutral
+];
+
+/// The mean point of the emotions read above their thresholds (neutral aside), weighted by probability; `None`
+/// when no emotion stands out.
+pub fn emotion_point(probs: &[f32], thresholds: &[f32]) -> Option<(f32, f32)> {
+    let (mut v, mut a, mut w) = (0f32, 0f32, 0f32);
+    for (i, (&p, &t)) in probs.iter().zip(thresholds).enumerate().take(LABELS.len()) {
+        if LABELS[i] == "neutral" || p < t {
+            continue;
+        }
+        v += p * LABEL_VA[i].0;
+        a += p * LABEL_VA[i].1;
+        w += p;
+    }
+    (w > 0.0).then(|| (v / w, a / w))
 }
 
 #[cfg(test)]

@@ -1,0 +1,304 @@
+//! The sentence encoder: candle-transformers' BERT over all-MiniLM-L6-v2, mask-aware mean pooling, L2-normalised
+//! output. Texts are sorted by token count and batched so padding stays small; results come back in input order.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::Tokenizer;
+
+use super::fetch::ModelFiles;
+use super::EngineError;
+
+/// The longest input the encoder is given, in tokens (special tokens included).
+pub const MAX_TOKENS: usize = 256;
+
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    pub hidden_size: usize,
+    /// Batches run on this many threads at once (CPU); see [`Encoder::use_workers`].
+    workers: usize,
+}
+
+impl Encoder {
+    /// Loads the encoder from its files. `overlay` holds tensors (by their names in the encoder) that replace the
+    /// originals: the top layer fine-tuned by `moodtape train` ships this way inside the heads file.
+    pub fn load(
+        files: &ModelFiles,
+        overlay: &HashMap<String, Tensor>,
+        device: &Device,
+    ) -> Result<Encoder, EngineError> {
+        let config_text = std::fs::read_to_string(files.config()).map_err(|e| {
+            EngineError::Load(format!("cannot read {}: {e}", files.config().display()))
+        })?;
+        let config: Config = serde_json::from_str(&config_text).map_err(|e| {
+            EngineError::Load(format!(
+                "{} is not a BERT config: {e}",
+                files.config().display()
+            ))
+        })?;
+        let tokenizer = Tokenizer::from_file(files.tokenizer()).map_err(|e| {
+            EngineError::Load(format!("cannot load {}: {e}", files.tokenizer().display()))
+        })?;
+        // The weights are memory-mapped; only the tensors are copied out, then the overlay replaces some of them.
+        // SAFETY: the file was checked against its sha256 and is not modified while moodtape runs.
+        let mmap = unsafe { candle_core::safetensors::MmapedSafetensors::new(files.weights()) }
+            .map_err(|e| {
+                EngineError::Load(format!("cannot map {}: {e}", files.weights().display()))
+            })?;
+        let mut tensors = HashMap::new();
+        for (name, _) in mmap.tensors() {
+            let t = mmap.load(&name, device)?;
+            tensors.insert(name, t);
+        }
+        for (name, t) in overlay {
+            if !tensors.contains_key(name) {
+                return Err(EngineError::Load(format!(
+                    "the heads replace {name}, which the encoder does not have"
+                )));
+            }
+            tensors.insert(name.clone(), t.to_device(device)?);
+        }
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let model = BertModel::load(vb, &config)?;
+        Ok(Encoder::from_parts(
+            model,
+            tokenizer,
+            device.clone(),
+            config.hidden_size,
+        ))
+    }
+
+    /// An encoder from parts built elsewhere (tests build a tiny random BERT this way).
+    pub fn from_parts(
+        model: BertModel,
+        mut tokenizer: Tokenizer,
+        device: Device,
+        hidden_size: usize,
+    ) -> Encoder {
+        tokenizer.with_padding(None);
+        let _ = tokenizer.with_truncation(None);
+        Encoder {
+            model,
+            tokenizer,
+            device,
+            hidden_size,
+            workers: 1,
+        }
+    }
+
+    /// On the CPU, runs `n` batches at once, each on one core. candle parallelises only its matrix products, so
+    /// with one batch at a time the softmax, GELU, layer norms and copies leave the other cores idle; batches side
+    /// by side keep every core busy. Matrix products are made single-threaded (`RAYON_NUM_THREADS=1`) unless the
+    /// user set that variable.
+    pub fn use_workers(&mut self, n: usize) {
+        if !self.device.is_cpu() || n <= 1 {
+            self.workers = 1;
+            return;
+        }
+        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            // Set before any worker starts; candle reads it on every matrix product.
+            std::env::set_var("RAYON_NUM_THREADS", "1");
+        }
+        self.workers = n;
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Token ids of each text with [CLS]/[SEP], cut to `MAX_TOKENS`.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, EngineError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EngineError::Tokenize(e.to_string()))?;
+        Ok(encodings
+            .into_iter()
+            .map(|e| {
+                let mut ids = e.get_ids().to_vec();
+                if ids.len() > MAX_TOKENS {
+                    let last = ids[ids.len() - 1];
+                    ids.truncate(MAX_TOKENS - 1);
+                    ids.push(last);
+                }
+                ids
+            })
+            .collect())
+    }
+
+    /// Tokens in `text` without special tokens.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
+        let enc = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| EngineError::Tokenize(e.to_string()))?;
+        Ok(enc.get_ids().len())
+    }
+
+    /// Runs one padded batch and returns the mean-pooled, L2-normalised embeddings, shape (batch, hidden).
+    pub fn forward_ids(&self, batch: &[&[u32]]) -> Result<Tensor, EngineError> {
+        let (ids, mask) = pad_batch(batch, &self.device)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        Ok(l2_normalize(&mean_pool(&hidden, &mask)?)?)
+    }
+
+    /// Embeds texts in batches of similar length; the result is in input order.
+    pub fn embed(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Vec<f32>>, EngineError> {
+        let ids = self.tokenize(texts)?;
+        self.embed_ids(&ids, batch_size)
+    }
+
+    /// Embeds tokenized texts in batches of similar length; the result is in input order.
+    pub fn embed_ids(
+        &self,
+        ids: &[Vec<u32>],
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>, EngineError> {
+        let batches = length_batches(ids, batch_size.max(1));
+        let run = |batch: &[usize]| -> Result<Vec<Vec<f32>>, EngineError> {
+            let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+            Ok(self.forward_ids(&slices)?.to_vec2::<f32>()?)
+        };
+        let mut out = vec![Vec::new(); ids.len()];
+        let workers = self.workers.min(batches.len()).max(1);
+        if workers == 1 {
+            for batch in &batches {
+                for (&i, row) in batch.iter().zip(run(batch)?) {
+                    out[i] = row;
+                }
+            }
+            return Ok(out);
+        }
+        // Workers take the next batch from a shared counter (longest first), so they finish together.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Result<Vec<BatchRows>, EngineError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(batch) = batches.get(b) else { break };
+                            done.push((b, run(batch)?));
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(EngineError::Load("an encoder worker failed".into()))
+                    })
+                })
+                .collect()
+        });
+        for result in results {
+            for (b, rows) in result? {
+                for (&i, row) in batches[b].iter().zip(rows) {
+                    out[i] = row;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A batch's index and its embeddings.
+type BatchRows = (usize, Vec<Vec<f32>>);
+
+/// Indices of `ids` grouped into batches of similar length (longest first, so memory peaks early).
+pub fn length_batches(ids: &[Vec<u32>], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by(|&a, &b| ids[b].len().cmp(&ids[a].len()).then(a.cmp(&b)));
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+/// Pads token ids with 0 to the longest in the batch; returns ids and the attention mask, both (batch, len).
+pub fn pad_batch(batch: &[&[u32]], device: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+    let len = batch.iter().map(|b| b.len()).max().unwrap_or(0).max(1);
+    let mut ids = Vec::with_capacity(batch.len() * len);
+    let mut mask = Vec::with_capacity(batch.len() * len);
+    for row in batch {
+        ids.extend_from_slice(row);
+        ids.extend(std::iter::repeat_n(0u32, len - row.len()));
+        mask.extend(std::iter::repeat_n(1u32, row.len()));
+        mask.extend(std::iter::repeat_n(0u32, len - row.len()));
+    }
+    Ok((
+        Tensor::from_vec(ids, (batch.len(), len), device)?,
+        Tensor::from_vec(mask, (batch.len(), len), device)?,
+    ))
+}
+
+/// Mean of the hidden states over the real (unmasked) tokens: (batch, len, hidden) -> (batch, hidden).
+pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(D::Minus1)?;
+    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+    summed.broadcast_div(&counts)
+}
+
+/// Each row scaled to unit length.
+pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
+    x.broadcast_div(&norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_pool_ignores_padding() {
+        let dev = Device::Cpu;
+        // Two rows; the second has one real token and one padded token holding garbage.
+        let hidden =
+            Tensor::new(&[[[1f32, 2.], [3., 4.]], [[5., 6.], [100., 100.]]], &dev).unwrap();
+        let mask = Tensor::new(&[[1u32, 1], [1, 0]], &dev).unwrap();
+        let pooled = mean_pool(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(pooled, vec![vec![2., 3.], vec![5., 6.]]);
+        let n = l2_normalize(&Tensor::new(&[[3f32, 4.]], &dev).unwrap())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert!((n[0][0] - 0.6).abs() < 1e-6 && (n[0][1] - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn batches_group_similar_lengths_and_cover_everything() {
+        let ids: Vec<Vec<u32>> = [5, 1, 9, 3, 9, 2, 7].iter().map(|&n| vec![1; n]).collect();
+        let batches = length_batches(&ids, 3);
+        assert_eq!(batches, vec![vec![2, 4, 6], vec![0, 3, 5], vec![1]]);
+        let (t, m) = pad_batch(&[&[1, 2, 3], &[4]], &Device::Cpu).unwrap();
+        assert_eq!(
+            t.to_vec2::<u32>().unwrap(),
+            vec![vec![1, 2, 3], vec![4, 0, 0]]
+        );
+        assert_eq!(
+            m.to_vec2::<u32>().unwrap(),
+            vec![vec![1, 1, 1], vec![1, 0, 0]]
+        );
+    }
+}

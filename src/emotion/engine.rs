@@ -1,0 +1,268 @@
+//! The engine: the encoder and the heads together, reading the mood of texts and of songs' lyrics.
+
+use candle_core::{Device, Tensor};
+
+use super::chunk::{chunk_lyrics, CHUNK_TOKENS};
+use super::encoder::Encoder;
+use super::fetch::{fetch, FetchOptions, ModelFiles};
+use super::heads::Heads;
+use super::{ChunkMood, EngineError, MoodReading, SongMood};
+use crate::config::DeviceName;
+use crate::lyrics::LyricsRecord;
+
+/// What the engine reads from one text: the mood and the sentence embedding (for lyric similarity).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMood {
+    pub reading: MoodReading,
+    pub embedding: Vec<f32>,
+}
+
+/// How to find the model and where to run it.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub fetch: FetchOptions,
+    pub device: DeviceName,
+    pub batch_size: usize,
+}
+
+impl EngineOptions {
+    pub fn from_context(ctx: &crate::cli::Context, verbose: bool) -> EngineOptions {
+        EngineOptions {
+            fetch: FetchOptions {
+                model_dir: ctx.model_dir.clone(),
+                cache_dir: ctx.paths.model_cache(),
+                offline: ctx.offline,
+                verbose,
+            },
+            device: ctx.device,
+            batch_size: ctx.config.general.batch_size,
+        }
+    }
+}
+
+pub struct Engine {
+    encoder: Encoder,
+    heads: Heads,
+    pub files: ModelFiles,
+    pub device_label: String,
+    pub batch_size: usize,
+}
+
+/// Picks the compute device: `auto` takes CUDA, then Metal, then the CPU.
+pub fn select_device(name: DeviceName) -> Result<(Device, String), EngineError> {
+    match name {
+        DeviceName::Cpu => Ok((Device::Cpu, "cpu".into())),
+        DeviceName::Cuda(n) => Device::new_cuda(n)
+            .map(|d| (d, format!("cuda:{n}")))
+            .map_err(|e| EngineError::Device(format!("cuda:{n} is not usable ({e}); build with --features cuda on a machine with CUDA, or use --device cpu"))),
+        DeviceName::Metal => Device::new_metal(0)
+            .map(|d| (d, "metal".into()))
+            .map_err(|e| EngineError::Device(format!("metal is not usable ({e}); build with --features metal on a Mac, or use --device cpu"))),
+        DeviceName::Auto => {
+            if candle_core::utils::cuda_is_available() {
+                if let Ok(d) = Device::new_cuda(0) {
+                    return Ok((d, "cuda:0".into()));
+                }
+            }
+            if candle_core::utils::metal_is_available() {
+                if let Ok(d) = Device::new_metal(0) {
+                    return Ok((d, "metal".into()));
+                }
+            }
+            Ok((Device::Cpu, "cpu".into()))
+        }
+    }
+}
+
+impl Engine {
+    /// Finds (fetching if needed and allowed) the encoder, and loads it with the shipped heads.
+    pub fn load(opts: &EngineOptions) -> Result<Engine, EngineError> {
+        let files = fetch(&opts.fetch)?;
+        let (device, device_label) = select_device(opts.device)?;
+        let (heads, _card, overlay) = Heads::shipped(&device, 384)?;
+        let mut encoder = Encoder::load(&files, &overlay, &device)?;
+        encoder.use_workers(
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
+        );
+        Ok(Engine {
+            encoder,
+            heads,
+            files,
+            device_label,
+            batch_size: opts.batch_size.max(1),
+        })
+    }
+
+    /// An engine from parts (tests use a tiny random encoder).
+    pub fn from_parts(
+        encoder: Encoder,
+        heads: Heads,
+        files: ModelFiles,
+        batch_size: usize,
+    ) -> Engine {
+        Engine {
+            encoder,
+            heads,
+            files,
+            device_label: "cpu".into(),
+            batch_size,
+        }
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// The encoder, taking the engine apart.
+    pub fn into_encoder(self) -> Encoder {
+        self.encoder
+    }
+
+    pub fn heads(&self) -> &Heads {
+        &self.heads
+    }
+
+    /// The mood and embedding of each text, in input order.
+    pub fn read_texts(&self, texts: &[&str]) -> Result<Vec<TextMood>, EngineError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let embeddings = self.encoder.embed(texts, self.batch_size)?;
+        self.read_embeddings(embeddings)
+    }
+
+    /// Applies the heads to embeddings.
+    pub fn read_embeddings(&self, embeddings: Vec<Vec<f32>>) -> Result<Vec<TextMood>, EngineError> {
+        let mut out = Vec::with_capacity(embeddings.len());
+        for batch in embeddings.chunks(256) {
+            let dim = batch[0].len();
+            let flat: Vec<f32> = batch.iter().flatten().copied().collect();
+            let t = Tensor::from_vec(flat, (batch.len(), dim), self.encoder.device())?;
+            for ((emotions, valence, arousal), emb) in self.heads.read(&t)?.into_iter().zip(batch) {
+                out.push(TextMood {
+                    reading: MoodReading {
+                        emotions,
+                        valence,
+                        arousal,
+                    },
+                    embedding: emb.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn read_text(&self, text: &str) -> Result<TextMood, EngineError> {
+        self.read_texts(&[text])?
+            .pop()
+            .ok_or_else(|| EngineError::Tokenize("no result".into()))
+    }
+
+    /// Analyzes the lyrics of several songs at once (their chunks are batched together). Records without words
+    /// give `None`.
+    pub fn analyze_lyrics(
+        &self,
+        records: &[&LyricsRecord],
+        model_key: &str,
+    ) -> Result<Vec<Option<SongMood>>, EngineError> {
+        let tokenizer = self.encoder.tokenizer();
+        let mut count = |s: &str| {
+            tokenizer
+                .encode(s, false)
+                .map(|e| e.get_ids().len())
+                .unwrap_or(s.len() / 3)
+        };
+        let per_song: Vec<Vec<super::chunk::Chunk>> = records
+            .iter()
+            .map(|r| {
+                if r.has_words() {
+                    chunk_lyrics(&r.text, CHUNK_TOKENS, &mut count)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        // Repeated choruses are read once.
+        let mut unique: Vec<&str> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for chunk in per_song.iter().flatten() {
+            index.entry(chunk.text.as_str()).or_insert_with(|| {
+                unique.push(chunk.text.as_str());
+                unique.len() - 1
+            });
+        }
+        let moods = self.read_texts(&unique)?;
+        let now = crate::store::now_s();
+        Ok(records
+            .iter()
+            .zip(&per_song)
+            .map(|(record, chunks)| {
+                if chunks.is_empty() {
+                    return None;
+                }
+                let parts: Vec<(&super::chunk::Chunk, &TextMood)> = chunks
+                    .iter()
+                    .filter_map(|c| index.get(c.text.as_str()).map(|&i| (c, &moods[i])))
+                    .collect();
+                Some(aggregate(&parts, model_key, &record.hash(), now))
+            })
+            .collect())
+    }
+}
+
+/// A song's mood from its chunks: probabilities and valence/arousal averaged with each chunk weighted by its tokens,
+/// the embedding averaged and normalised.
+pub fn aggregate(
+    parts: &[(&super::chunk::Chunk, &TextMood)],
+    model_key: &str,
+    lyrics_hash: &str,
+    now: u64,
+) -> SongMood {
+    let n = parts.first().map_or(0, |(_, m)| m.reading.emotions.len());
+    let dim = parts.first().map_or(0, |(_, m)| m.embedding.len());
+    let mut emotions = vec![0f32; n];
+    let mut embedding = vec![0f32; dim];
+    let (mut valence, mut arousal, mut total) = (0f32, 0f32, 0f32);
+    for (chunk, mood) in parts {
+        let w = chunk.tokens.max(1) as f32;
+        total += w;
+        for (acc, p) in emotions.iter_mut().zip(&mood.reading.emotions) {
+            *acc += w * p;
+        }
+        for (acc, x) in embedding.iter_mut().zip(&mood.embedding) {
+            *acc += w * x;
+        }
+        valence += w * mood.reading.valence;
+        arousal += w * mood.reading.arousal;
+    }
+    let total = total.max(1e-9);
+    emotions.iter_mut().for_each(|p| *p /= total);
+    let norm = embedding
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(1e-12);
+    embedding.iter_mut().for_each(|x| *x /= norm);
+    SongMood {
+        model_key: model_key.to_string(),
+        lyrics_hash: lyrics_hash.to_string(),
+        reading: MoodReading {
+            emotions,
+            valence: valence / total,
+            arousal: arousal / total,
+        },
+        embedding,
+        chunks: parts
+            .iter()
+            .map(|(c, m)| ChunkMood {
+                first_line: c.first_line,
+                last_line: c.last_line,
+                reading: m.reading.clone(),
+            })
+            .collect(),
+        analyzed_at: now,
+    }
+}

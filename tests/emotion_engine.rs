@@ -1,0 +1,344 @@
+//! The emotion engine's machinery on a tiny randomly initialised BERT built here (fast, no model files):
+//! pooling and batching, chunked song analysis, the analysis job's interrupt and resume, and cache keys.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use candle_transformers::models::bert::{BertModel, Config};
+use moodtape::emotion::analyze::{self, Which};
+use moodtape::emotion::encoder::Encoder;
+use moodtape::emotion::fetch::ModelFiles;
+use moodtape::emotion::heads::{Card, Heads};
+use moodtape::emotion::{model_key, mood_key, stored_mood, Engine};
+use moodtape::library::{Location, LyricsOrigin, Song};
+use moodtape::lyrics::LyricsRecord;
+use moodtape::store::Store;
+
+const WORDS: &str =
+    "i feel happy sad angry calm the rain sun night day love you me we dance cry shout rest \
+                     quiet loud empty full heart fire water sky home road oh yeah la";
+
+fn tokenizer() -> tokenizers::Tokenizer {
+    let mut vocab = serde_json::Map::new();
+    for (i, t) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]"].iter().enumerate() {
+        vocab.insert(t.to_string(), i.into());
+    }
+    for (i, w) in WORDS.split_whitespace().enumerate() {
+        vocab.insert(w.to_string(), (i + 4).into());
+    }
+    let cls = serde_json::json!({"SpecialToken": {"id": "[CLS]", "type_id": 0}});
+    let sep = serde_json::json!({"SpecialToken": {"id": "[SEP]", "type_id": 0}});
+    let json = serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [],
+        "normalizer": {"type": "Lowercase"},
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep],
+            "pair": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep, {"Sequence": {"id": "B", "type_id": 1}}, sep],
+            "special_tokens": {
+                "[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}
+            }
+        },
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
+    });
+    tokenizers::Tokenizer::from_str(&json.to_string()).unwrap()
+}
+
+const DIM: usize = 32;
+
+fn tiny_engine() -> Engine {
+    let dev = Device::Cpu;
+    let config: Config = serde_json::from_value(serde_json::json!({
+        "vocab_size": WORDS.split_whitespace().count() + 4,
+        "hidden_size": DIM,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 64,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "max_position_embeddings": 512,
+        "type_vocab_size": 2,
+        "initializer_range": 0.02,
+        "layer_norm_eps": 1e-12,
+        "pad_token_id": 0
+    }))
+    .unwrap();
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+    let model = BertModel::load(vb.clone(), &config).unwrap();
+    let encoder = Encoder::from_parts(model, tokenizer(), dev, DIM);
+    let card = Card {
+        format: 1,
+        encoder: "tiny".into(),
+        encoder_sha256: String::new(),
+        labels: moodtape::emotion::LABELS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        thresholds: vec![0.5; 28],
+        ekman: moodtape::emotion::EKMAN
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ekman_thresholds: vec![0.5; 7],
+        va_scale: 1.0,
+        va_prior_weight: [0.0, 0.0],
+        va_neutral: [0.0, 0.0],
+        emotion_hidden: 16,
+        va_hidden: 8,
+        tuned_layers: vec![],
+        data: vec![],
+        training: serde_json::Value::Null,
+        metrics: serde_json::Value::Null,
+    };
+    let heads = Heads::new(vb.pp("heads"), &card, DIM).unwrap();
+    let files = ModelFiles {
+        dir: std::env::temp_dir(),
+        source: "test".into(),
+    };
+    Engine::from_parts(encoder, heads, files, 4)
+}
+
+fn close(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+}
+
+#[test]
+fn embeddings_are_unit_length_and_independent_of_batching_and_padding() {
+    let engine = tiny_engine();
+    let texts = [
+        "i feel happy",
+        "the rain at night and the quiet empty road home oh yeah",
+        "sad",
+        "we dance",
+    ];
+    let together = engine.encoder().embed(&texts, 4).unwrap();
+    assert_eq!(together.len(), 4);
+    for (i, t) in texts.iter().enumerate() {
+        let alone = engine.encoder().embed(&[t], 1).unwrap();
+        assert!(
+            close(&alone[0], &together[i]),
+            "text {i} differs when batched with longer texts"
+        );
+        let norm: f32 = together[i].iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    }
+    // Batches of two give the same vectors, in input order.
+    let pairs = engine.encoder().embed(&texts, 2).unwrap();
+    for (a, b) in pairs.iter().zip(&together) {
+        assert!(close(a, b));
+    }
+    // Different texts give different vectors.
+    assert!(!close(&together[0], &together[2]));
+}
+
+#[test]
+fn two_workers_give_the_same_vectors_in_the_same_order() {
+    let mut engine_parts = tiny_engine();
+    let texts: Vec<String> = (0..37)
+        .map(|i| "oh yeah la ".repeat(1 + i % 7) + &i.to_string())
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let one = engine_parts.encoder().embed(&refs, 4).unwrap();
+    let mut encoder = std::mem::replace(&mut engine_parts, tiny_engine()).into_encoder();
+    encoder.use_workers(2);
+    assert_eq!(encoder.workers(), 2);
+    let two = encoder.embed(&refs, 4).unwrap();
+    assert_eq!(one.len(), two.len());
+    for (a, b) in one.iter().zip(&two) {
+        assert!(close(a, b));
+    }
+}
+
+#[test]
+fn mood_readings_have_every_label_and_bounded_valence_arousal() {
+    let engine = tiny_engine();
+    let moods = engine.read_texts(&["i feel happy", "loud fire"]).unwrap();
+    for m in &moods {
+        assert_eq!(m.reading.emotions.len(), 28);
+        assert!(m.reading.emotions.iter().all(|p| (0.0..=1.0).contains(p)));
+        assert!((-1.0..=1.0).contains(&m.reading.valence));
+        assert!((-1.0..=1.0).contains(&m.reading.arousal));
+        assert_eq!(m.embedding.len(), DIM);
+    }
+    assert!(engine.read_texts(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn songs_are_read_by_chunks_with_repeated_choruses_read_once() {
+    let engine = tiny_engine();
+    let chorus =
+        "oh yeah we dance in the rain\nlove you love you all night\nthe sun the sky the fire";
+    let lyrics = format!("i feel empty on the road home\nthe night is quiet and the sky is full\n\n{chorus}\n\nsad heart cry water in the night\nrest now rest now quiet home on the road\n\n{chorus}");
+    let record = LyricsRecord::new(&lyrics, LyricsOrigin::Manual);
+    let instrumental = LyricsRecord::instrumental(LyricsOrigin::Manual);
+    let out = engine
+        .analyze_lyrics(&[&record, &instrumental], "k")
+        .unwrap();
+    assert!(out[1].is_none(), "no words, no guess");
+    let mood = out[0].as_ref().unwrap();
+    assert_eq!(mood.chunks.len(), 4, "{:?}", mood.chunks);
+    assert_eq!(
+        mood.chunks[1].reading, mood.chunks[3].reading,
+        "the chorus reads the same both times"
+    );
+    assert_eq!(
+        (mood.chunks[0].first_line, mood.chunks[0].last_line),
+        (0, 1)
+    );
+    assert_eq!(mood.lyrics_hash, record.hash());
+    let norm: f32 = mood.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+    // The song's valence lies within its chunks' range (a weighted mean).
+    let (lo, hi) = mood
+        .chunks
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), c| {
+            (lo.min(c.reading.valence), hi.max(c.reading.valence))
+        });
+    assert!(mood.reading.valence >= lo - 1e-6 && mood.reading.valence <= hi + 1e-6);
+}
+
+fn songs(store: &Store, n: usize) -> Vec<Song> {
+    let items: Vec<(Song, Option<LyricsRecord>)> = (0..n)
+        .map(|i| {
+            let mut s = Song::new(
+                &format!("Artist {i}"),
+                &format!("Song {i}"),
+                "A",
+                Location::None,
+            );
+            let words: Vec<&str> = WORDS.split_whitespace().collect();
+            let text = format!(
+                "{} {} {}\n{} {}",
+                words[i % 30],
+                words[(i * 7) % 30],
+                words[(i * 3) % 30],
+                words[(i * 5) % 30],
+                words[(i * 11) % 30]
+            );
+            let lyrics = if i == 0 {
+                LyricsRecord::instrumental(LyricsOrigin::Manual)
+            } else {
+                LyricsRecord::new(&text, LyricsOrigin::Manual)
+            };
+            s.lyrics_origin = lyrics.has_words().then_some(LyricsOrigin::Manual);
+            (s, Some(lyrics))
+        })
+        .collect();
+    store.put_songs(&items).unwrap();
+    store.all_songs().unwrap()
+}
+
+#[test]
+fn analysis_resumes_after_an_interruption_and_redoes_changed_lyrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let all = songs(&store, 30);
+    let engine = tiny_engine();
+    let key = "tiny+heads-test";
+
+    // Stop after the first stored batch.
+    let cancel = AtomicBool::new(false);
+    let first = analyze::run(
+        &store,
+        &engine,
+        key,
+        Which::Missing,
+        &mut |p| {
+            if p.done > 0 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    )
+    .unwrap();
+    assert!(first.interrupted);
+    assert_eq!(first.analyzed, analyze::SONGS_PER_BATCH);
+    assert_eq!(first.no_lyrics, 1);
+
+    // The next run does only what is left.
+    let second = analyze::run(
+        &store,
+        &engine,
+        key,
+        Which::Missing,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(second.already, analyze::SONGS_PER_BATCH);
+    assert_eq!(second.analyzed, 29 - analyze::SONGS_PER_BATCH);
+    let third = analyze::run(
+        &store,
+        &engine,
+        key,
+        Which::Missing,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(third.analyzed, 0);
+    assert_eq!(third.already, 29);
+    for s in &all[1..] {
+        assert!(
+            stored_mood(&store, key, s).unwrap().is_some(),
+            "{} has no mood",
+            s.title
+        );
+    }
+    assert!(
+        stored_mood(&store, key, &all[0]).unwrap().is_none(),
+        "the instrumental is not guessed"
+    );
+
+    // Changed lyrics are analyzed again; the old analysis is not served for the new text.
+    let song = &all[5];
+    let updated = store
+        .set_lyrics(
+            song,
+            &LyricsRecord::new("quiet rest home", LyricsOrigin::Manual),
+        )
+        .unwrap();
+    assert!(stored_mood(&store, key, &updated).unwrap().is_none());
+    let fourth = analyze::run(
+        &store,
+        &engine,
+        key,
+        Which::Missing,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(fourth.analyzed, 1);
+    assert!(stored_mood(&store, key, &updated).unwrap().is_some());
+
+    // Another model or other heads never see these analyses.
+    assert!(stored_mood(&store, "other+heads-test", &updated)
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn the_cache_key_names_the_encoder_and_the_heads() {
+    let key = model_key();
+    assert!(
+        key.contains(&moodtape::emotion::ENCODER_SHA256[..12]),
+        "{key}"
+    );
+    assert!(key.contains(moodtape::emotion::heads_version()), "{key}");
+    assert_ne!(
+        mood_key(&key, "abc"),
+        mood_key("minilm-other+heads-x", "abc")
+    );
+    assert_ne!(mood_key(&key, "abc"), mood_key(&key, "abd"));
+}
