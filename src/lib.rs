@@ -8,6 +8,7 @@ pub mod emotion;
 pub mod library;
 pub mod lyrics;
 pub mod paths;
+pub mod player;
 pub mod recommend;
 pub mod sanitize;
 pub mod store;

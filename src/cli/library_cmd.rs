@@ -38,8 +38,11 @@ pub enum LibraryCommand {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Music folders to scan
-    #[arg(required = true, value_name = "DIR")]
+    #[arg(required_unless_present = "mpd", value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
+    /// Import MPD's library (MPD_HOST/MPD_PORT or [mpd] in the config)
+    #[arg(long)]
+    pub mpd: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -134,6 +137,13 @@ fn print_songs(ctx: &Context, store: &Store, songs: Vec<&Song>, json: bool) -> a
 }
 
 pub fn run_scan(ctx: &Context, args: ScanArgs) -> anyhow::Result<i32> {
+    if args.mpd {
+        // The store is dropped at the end of this statement: the scan below opens it again, and only one may be open.
+        super::recommend_cmd::run_scan_mpd(ctx, &ctx.open_store()?, args.json)?;
+        if args.dirs.is_empty() {
+            return Ok(0);
+        }
+    }
     let store = ctx.open_store()?;
     let mut last_report = std::time::Instant::now();
     let summary = scan::scan(&store, &args.dirs, &mut |p| {

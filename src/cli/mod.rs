@@ -6,6 +6,7 @@ mod db_cmd;
 pub mod emotion_cmd;
 mod library_cmd;
 mod lyrics_cmd;
+mod recommend_cmd;
 pub mod view;
 
 use std::path::PathBuf;
@@ -80,6 +81,14 @@ pub enum Command {
     /// Fetch lyrics (local files first, then LRCLIB) and show them
     #[command(subcommand)]
     Lyrics(lyrics_cmd::LyricsCommand),
+    /// Songs for a mood: match, journey, near a point, or like a song
+    #[command(subcommand)]
+    Recommend(recommend_cmd::RecommendCommand),
+    /// Like or dislike songs for a mood; list or forget what you said
+    #[command(subcommand)]
+    Feedback(recommend_cmd::FeedbackCommand),
+    /// Play songs through MPD or the player command, or write them to an M3U8 file
+    Play(recommend_cmd::PlayArgs),
 }
 
 /// Parses arguments and runs; returns the process exit code.
@@ -117,6 +126,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Eval(args)) => emotion_cmd::run_eval(&ctx, args),
         Some(Command::Bench(cmd)) => emotion_cmd::run_bench(&ctx, cmd),
         Some(Command::Lyrics(cmd)) => lyrics_cmd::run_lyrics(&ctx, cmd),
+        Some(Command::Recommend(cmd)) => recommend_cmd::run_recommend(&ctx, cmd),
+        Some(Command::Feedback(cmd)) => recommend_cmd::run_feedback(&ctx, cmd),
+        Some(Command::Play(args)) => recommend_cmd::run_play(&ctx, args),
     }
 }
 
