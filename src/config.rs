@@ -36,6 +36,8 @@ pub struct Config {
     pub recommend: Recommend,
     pub player: Player,
     pub mpd: Mpd,
+    /// TUI key bindings that replace the built-in ones, action name to keys (`like = ["+", "ctrl-l"]`).
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

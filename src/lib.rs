@@ -12,3 +12,4 @@ pub mod player;
 pub mod recommend;
 pub mod sanitize;
 pub mod store;
+pub mod ui;

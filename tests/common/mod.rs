@@ -166,3 +166,12 @@ pub fn json_out(out: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// Whether `tmux` can be run here (the TUI's end-to-end test drives the binary in it).
+pub fn tmux_available() -> bool {
+    std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}

@@ -1,0 +1,757 @@
+//! The TUI without a terminal: `update()` fed actions and key presses, and every pane and the full layout drawn
+//! on a test backend at 80x24 and 120x40 and kept as insta snapshots (demo library, fixed moods, default theme).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod tui_support;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use moodtape::app::action::{Action, Pane};
+use moodtape::app::editor::EditOp;
+use moodtape::app::state::{App, Effect, JobState, ModelState, MoodState, SortKey};
+use moodtape::app::worker::{Event, RecommendRequest};
+use moodtape::library::{Location, Song};
+use moodtape::lyrics::LyricsRecord;
+use tui_support::*;
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn press(app: &mut App, ev: KeyEvent) -> Vec<Effect> {
+    app.handle_key(&ev);
+    answer_detail(app)
+}
+
+fn press_str(app: &mut App, text: &str) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        out.extend(press(app, key(KeyCode::Char(c))));
+    }
+    out
+}
+
+// ---- update() fed actions and keys ----
+
+#[test]
+fn q_quits_but_not_while_typing() {
+    let mut app = demo_app();
+    press(&mut app, key(KeyCode::Char('m')));
+    assert_eq!(app.focus, Pane::Mood);
+    press_str(&mut app, "quiet");
+    assert!(!app.quit, "typing q into the mood input must not quit");
+    assert_eq!(app.mood_input.text(), "quiet");
+    press(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.focus, Pane::Library);
+    press(&mut app, key(KeyCode::Char('/')));
+    press_str(&mut app, "q");
+    assert!(!app.quit, "typing q into the filter must not quit");
+    press(&mut app, key(KeyCode::Enter));
+    press(&mut app, key(KeyCode::Char('q')));
+    assert!(app.quit);
+}
+
+#[test]
+fn ctrl_c_quits_even_while_typing() {
+    let mut app = demo_app();
+    press(&mut app, key(KeyCode::Char('m')));
+    press(&mut app, ctrl('c'));
+    assert!(app.quit);
+}
+
+#[test]
+fn tab_and_shift_tab_cycle_panes_and_tab_reaches_the_mood_input() {
+    let mut app = demo_app();
+    let mut seen = vec![app.focus];
+    for _ in 0..5 {
+        press(&mut app, key(KeyCode::Tab));
+        seen.push(app.focus);
+    }
+    assert_eq!(
+        seen,
+        [
+            Pane::Library,
+            Pane::Map,
+            Pane::Playlist,
+            Pane::Lyrics,
+            Pane::Mood,
+            Pane::Library
+        ]
+    );
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
+    );
+    assert_eq!(app.focus, Pane::Mood);
+    // Tab leaves the input too.
+    press(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.focus, Pane::Library);
+    press(&mut app, key(KeyCode::Char('3')));
+    assert_eq!(app.focus, Pane::Playlist);
+}
+
+#[test]
+fn mood_editor_moves_deletes_words_and_walks_history() {
+    let mut app = demo_app();
+    press(&mut app, key(KeyCode::Char('m')));
+    press_str(&mut app, "so very tired");
+    press(&mut app, ctrl('w'));
+    assert_eq!(app.mood_input.text(), "so very ");
+    press(&mut app, key(KeyCode::Home));
+    press(&mut app, key(KeyCode::Right));
+    press(&mut app, key(KeyCode::Right));
+    press_str(&mut app, "!");
+    assert_eq!(app.mood_input.text(), "so! very ");
+    press(&mut app, key(KeyCode::End));
+    press_str(&mut app, "calm");
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert!(effects.contains(&Effect::ReadMood {
+        id: 1,
+        text: "so! very calm".into()
+    }));
+    press(&mut app, key(KeyCode::Char('m')));
+    press(&mut app, ctrl('u'));
+    press_str(&mut app, "second");
+    press(&mut app, key(KeyCode::Enter));
+    press(&mut app, key(KeyCode::Char('m')));
+    press(&mut app, ctrl('u'));
+    press(&mut app, key(KeyCode::Up));
+    assert_eq!(app.mood_input.text(), "second");
+    press(&mut app, key(KeyCode::Up));
+    assert_eq!(app.mood_input.text(), "so! very calm");
+    press(&mut app, key(KeyCode::Down));
+    assert_eq!(app.mood_input.text(), "second");
+}
+
+#[test]
+fn a_mood_is_read_in_the_background_then_fills_the_playlist() {
+    let mut app = demo_app();
+    act(&mut app, Action::FocusMood);
+    type_text(&mut app, MOOD_TEXT);
+    let effects = act(&mut app, Action::Edit(EditOp::Submit));
+    let Some(Effect::ReadMood { id, text }) = effects.first().cloned() else {
+        panic!("no mood read asked for: {effects:?}");
+    };
+    assert_eq!(text, MOOD_TEXT);
+    assert_eq!(app.mood_state, MoodState::Reading { id });
+    // The keys go to the playlist, where the answer lands.
+    assert_eq!(app.focus, Pane::Playlist);
+
+    // A stale answer is dropped.
+    act(
+        &mut app,
+        Action::Worker(Event::MoodRead {
+            id: id + 100,
+            mood: text_mood(),
+        }),
+    );
+    assert!(app.mood.is_none());
+    let effects = act(
+        &mut app,
+        Action::Worker(Event::MoodRead {
+            id,
+            mood: text_mood(),
+        }),
+    );
+    assert_eq!(app.mood.as_ref().unwrap().0, MOOD_TEXT);
+    let rid = match effects.as_slice() {
+        [Effect::Recommend(RecommendRequest::Match { id, limit, mood })] => {
+            assert_eq!(*limit, 20);
+            assert_eq!(mood, &text_mood());
+            *id
+        }
+        other => panic!("expected one Match request, got {other:?}"),
+    };
+    // Picks for an older request are dropped; the current ones fill the playlist.
+    let old = picks(&app, 3);
+    act(
+        &mut app,
+        Action::Worker(Event::Picks {
+            id: rid - 1,
+            picks: old,
+        }),
+    );
+    assert!(app.playlist.entries.is_empty());
+    let new = picks(&app, 5);
+    act(
+        &mut app,
+        Action::Worker(Event::Picks {
+            id: rid,
+            picks: new,
+        }),
+    );
+    assert_eq!(app.playlist.entries.len(), 5);
+    assert!(app.playlist.pending.is_none());
+    assert!(app
+        .playlist
+        .entries
+        .iter()
+        .all(|e| e.reason.contains("from your mood")));
+}
+
+#[test]
+fn model_failure_is_reported_and_never_fatal() {
+    let mut app = demo_app();
+    act(&mut app, Action::FocusMood);
+    type_text(&mut app, "happy");
+    act(&mut app, Action::Edit(EditOp::Submit));
+    act(
+        &mut app,
+        Action::Worker(Event::ModelFailed("no weights".into())),
+    );
+    assert_eq!(app.jobs.model, ModelState::Failed("no weights".into()));
+    assert_eq!(app.mood_state, MoodState::Failed("no weights".into()));
+    act(
+        &mut app,
+        Action::Worker(Event::AnalysisFailed("disk full".into())),
+    );
+    act(
+        &mut app,
+        Action::Worker(Event::JobError("MPD is away".into())),
+    );
+    assert!(!app.quit);
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("model: no weights"), "{screen}");
+    assert!(screen.contains("analysis failed: disk full"), "{screen}");
+    assert!(screen.contains("MPD is away"), "{screen}");
+}
+
+#[test]
+fn analysis_streams_into_library_and_map_and_progress_shows() {
+    let demo = demo();
+    let songs: Vec<Song> = demo.iter().map(|d| d.0.clone()).collect();
+    let mut app = App::new(songs, options());
+    assert!(app.moods.iter().all(Option::is_none));
+    assert_eq!(app.jobs.model, ModelState::Loading);
+    let first = text(&draw(&app, 120, 40));
+    assert!(first.contains("loading model"), "{first}");
+    act(
+        &mut app,
+        Action::Worker(Event::AnalysisProgress {
+            done: 8,
+            total: 123,
+            rate: 2.5,
+            eta_s: Some(46.0),
+        }),
+    );
+    let batch: Vec<_> = demo
+        .iter()
+        .enumerate()
+        .take(8)
+        .map(|(i, d)| {
+            (
+                d.0.id.clone(),
+                moodtape::app::state::MoodSummary::of(&song_mood(i, &d.1, d.2).reading),
+            )
+        })
+        .collect();
+    act(&mut app, Action::Worker(Event::Moods(batch)));
+    assert_eq!(app.moods.iter().filter(|m| m.is_some()).count(), 8);
+    assert!(matches!(
+        app.jobs.analysis,
+        JobState::Running {
+            done: 8,
+            total: 123,
+            ..
+        }
+    ));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("analysis 8/123 2.5/s ETA 46s"), "{screen}");
+}
+
+#[test]
+fn fuzzy_filter_narrows_highlights_and_clears() {
+    let mut app = demo_app();
+    press(&mut app, key(KeyCode::Char('/')));
+    assert!(app.library.searching);
+    press_str(&mut app, "rain");
+    let rows = app.library.rows.clone();
+    assert!(
+        !rows.is_empty() && rows.len() < app.songs.len(),
+        "{} rows",
+        rows.len()
+    );
+    for i in &rows {
+        let s = &app.songs[*i as usize];
+        let hay = format!("{} {} {}", s.artist, s.title, s.album).to_lowercase();
+        let mut it = hay.chars();
+        assert!(
+            "rain".chars().all(|c| it.any(|h| h == c)),
+            "{hay} does not match"
+        );
+    }
+    // Typing on narrows the earlier result.
+    press_str(&mut app, "y");
+    assert!(app.library.rows.iter().all(|r| rows.contains(r)));
+    press(&mut app, key(KeyCode::Backspace));
+    assert_eq!(app.library.rows.len(), rows.len());
+    press(&mut app, key(KeyCode::Enter));
+    assert!(!app.library.searching);
+    assert_eq!(app.library.filter(), Some("rain"));
+    press(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.library.filter(), None);
+    assert_eq!(app.library.rows.len(), app.songs.len());
+}
+
+#[test]
+fn sorting_cycles_and_keeps_the_selected_song() {
+    let mut app = demo_app();
+    press(&mut app, key(KeyCode::Char('j')));
+    press(&mut app, key(KeyCode::Char('j')));
+    let chosen = app.library.selected_song();
+    press(&mut app, key(KeyCode::Char('s')));
+    assert_eq!(app.library.sort, SortKey::Title);
+    assert_eq!(app.library.selected_song(), chosen);
+    let titles: Vec<String> = app
+        .library
+        .rows
+        .iter()
+        .map(|i| app.songs[*i as usize].title.to_lowercase())
+        .collect();
+    assert!(titles.windows(2).all(|w| w[0] <= w[1]));
+    press(&mut app, key(KeyCode::Char('s')));
+    assert_eq!(app.library.sort, SortKey::Valence);
+    let vals: Vec<f32> = app
+        .library
+        .rows
+        .iter()
+        .filter_map(|i| app.moods[*i as usize].map(|m| m.valence))
+        .collect();
+    assert!(vals.windows(2).all(|w| w[0] >= w[1]));
+    // Unanalyzed songs come last.
+    assert!(app.moods[*app.library.rows.last().unwrap() as usize].is_none());
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT),
+    );
+    assert!(app.library.reverse);
+    press(&mut app, key(KeyCode::Char('s')));
+    assert_eq!(app.library.sort, SortKey::Arousal);
+    press(&mut app, key(KeyCode::Char('s')));
+    assert_eq!(app.library.sort, SortKey::Match);
+    press(&mut app, key(KeyCode::Char('s')));
+    assert_eq!(app.library.sort, SortKey::Artist);
+}
+
+#[test]
+fn playlist_reorders_removes_likes_and_hands_songs_on() {
+    let mut app = app_with_mood();
+    assert_eq!(app.focus, Pane::Playlist);
+    let ids: Vec<_> = app
+        .playlist
+        .entries
+        .iter()
+        .map(|e| e.song.id.clone())
+        .collect();
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('J'), KeyModifiers::SHIFT),
+    );
+    assert_eq!(app.playlist.entries[1].song.id, ids[0]);
+    assert_eq!(app.playlist.selected, 1);
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('K'), KeyModifiers::SHIFT),
+    );
+    assert_eq!(app.playlist.entries[0].song.id, ids[0]);
+    press(&mut app, key(KeyCode::Char('x')));
+    assert_eq!(app.playlist.entries.len(), ids.len() - 1);
+    assert_eq!(app.playlist.entries[0].song.id, ids[1]);
+    assert!(app.playlist.edited);
+
+    let effects = press(&mut app, key(KeyCode::Char('+')));
+    match effects.as_slice() {
+        [Effect::Recommend(RecommendRequest::Feedback {
+            song,
+            liked: true,
+            mood,
+            text,
+        })] => {
+            assert_eq!(song, &ids[1]);
+            assert_eq!(text, MOOD_TEXT);
+            assert_eq!(mood, &text_mood().reading);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(app.playlist.entries[0].feedback, Some(true));
+    press(&mut app, key(KeyCode::Char('j')));
+    press(&mut app, key(KeyCode::Char('-')));
+    assert_eq!(app.playlist.entries[1].feedback, Some(false));
+
+    let effects = press(&mut app, key(KeyCode::Char('e')));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Export { songs, hint }] if songs.len() == ids.len() - 1 && hint == MOOD_TEXT)
+    );
+    let effects = press(&mut app, key(KeyCode::Char('p')));
+    assert!(matches!(effects.as_slice(), [Effect::SendMpd(songs)] if songs.len() == ids.len() - 1));
+    // No player command configured: a message, not a crash.
+    let effects = press(&mut app, key(KeyCode::Char('o')));
+    assert!(effects.is_empty());
+    assert!(app
+        .jobs
+        .message
+        .as_ref()
+        .unwrap()
+        .1
+        .contains("player.command"));
+    // An edited playlist is not replaced by later analyses.
+    act(
+        &mut app,
+        Action::Worker(Event::AnalysisProgress {
+            done: 16,
+            total: 20,
+            rate: 1.0,
+            eta_s: None,
+        }),
+    );
+    assert!(app.playlist.pending.is_none());
+}
+
+#[test]
+fn an_untouched_playlist_is_ranked_again_as_analysis_goes() {
+    let mut app = app_with_mood();
+    let effects = act(
+        &mut app,
+        Action::Worker(Event::AnalysisProgress {
+            done: 16,
+            total: 40,
+            rate: 1.0,
+            eta_s: None,
+        }),
+    );
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Recommend(RecommendRequest::Match { .. })]
+    ));
+}
+
+#[test]
+fn export_on_an_empty_playlist_explains() {
+    let mut app = demo_app();
+    let effects = press(&mut app, key(KeyCode::Char('e')));
+    assert!(effects.is_empty());
+    let (error, text) = app.jobs.message.clone().unwrap();
+    assert!(error && text.contains("playlist is empty"), "{text}");
+}
+
+#[test]
+fn map_cursor_moves_with_hjkl_and_clicks_and_enter_recommends_near_it() {
+    let mut app = demo_app();
+    press(&mut app, key(KeyCode::Char('2')));
+    assert_eq!(app.focus, Pane::Map);
+    press_str(&mut app, "lllkk");
+    assert_eq!(app.cursor, (0.3, 0.2));
+    press(&mut app, key(KeyCode::Left));
+    press(&mut app, key(KeyCode::Down));
+    assert_eq!(app.cursor, (0.2, 0.1));
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Recommend(RecommendRequest::Near { valence, arousal, limit: 20, .. })] if *valence == 0.2 && *arousal == 0.1
+    ));
+    // A click on the map moves the cursor there.
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let a = moodtape::ui::areas(area, &app).unwrap();
+    let inner = ratatui::widgets::Block::bordered().inner(a.map);
+    let action = moodtape::ui::click_action(area, &app, inner.x, inner.y).unwrap();
+    act(&mut app, action);
+    assert!(
+        app.cursor.0 < -0.9 && app.cursor.1 > 0.8,
+        "{:?}",
+        app.cursor
+    );
+    // The cursor stays on the plane.
+    press_str(&mut app, "hhhhkkkk");
+    assert_eq!(app.cursor, (-1.0, 1.0));
+}
+
+#[test]
+fn mouse_clicks_focus_and_select_and_the_wheel_scrolls() {
+    let mut app = demo_app();
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    draw(&app, 120, 40);
+    let a = moodtape::ui::areas(area, &app).unwrap();
+    // The third list row of the library (below the border and the header).
+    let action = moodtape::ui::click_action(area, &app, a.library.x + 5, a.library.y + 4).unwrap();
+    assert_eq!(
+        action,
+        Action::Click {
+            pane: Pane::Library,
+            row: Some(2)
+        }
+    );
+    act(&mut app, action);
+    assert_eq!(app.library.selected, 2);
+    act(
+        &mut app,
+        Action::Scroll {
+            pane: Pane::Library,
+            delta: 1,
+        },
+    );
+    assert_eq!(app.library.selected, 5);
+    let action = moodtape::ui::click_action(area, &app, a.mood.x + 3, a.mood.y + 1).unwrap();
+    act(&mut app, action);
+    assert_eq!(app.focus, Pane::Mood);
+}
+
+#[test]
+fn help_opens_lists_the_active_keymap_and_closes_with_esc() {
+    let mut app = demo_app();
+    let mut overrides = std::collections::BTreeMap::new();
+    overrides.insert(
+        "like".to_string(),
+        vec!["L".to_string(), "ctrl-l".to_string()],
+    );
+    app.options.keymap = moodtape::app::keymap::Keymap::with_overrides(&overrides).unwrap();
+    press(&mut app, key(KeyCode::Char('?')));
+    assert!(app.help);
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("L ctrl-l"), "{screen}");
+    assert!(screen.contains("like (playlist)"));
+    // Keys other than closing and scrolling do nothing while it is open.
+    press(&mut app, key(KeyCode::Char('2')));
+    assert_eq!(app.focus, Pane::Library);
+    press(&mut app, key(KeyCode::Esc));
+    assert!(!app.help);
+}
+
+#[test]
+fn lyrics_follow_the_selection_and_scroll() {
+    let mut app = demo_app();
+    let first = app.current_song().unwrap();
+    assert_eq!(app.detail.as_ref().unwrap().id, app.songs[first].id);
+    press(&mut app, key(KeyCode::Char('j')));
+    let second = app.current_song().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(app.detail.as_ref().unwrap().id, app.songs[second].id);
+    press(&mut app, key(KeyCode::Char('4')));
+    press_str(&mut app, "jj");
+    assert_eq!(app.lyrics_scroll, 2);
+}
+
+#[test]
+fn a_hundred_thousand_songs_open_and_filter_without_blocking() {
+    let songs: Vec<Song> = (0..100_000)
+        .map(|i| {
+            Song::new(
+                &format!("Artist {}", i % 997),
+                &format!(
+                    "Song {i} of the {} night",
+                    ["long", "quiet", "neon", "rainy"][i % 4]
+                ),
+                &format!("Album {}", i % 313),
+                Location::None,
+            )
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let mut app = App::new(songs, options());
+    let open = t.elapsed();
+    draw(&app, 120, 40);
+    let first_frame = t.elapsed();
+    // Each key press returns at once: the filter itself runs a slice per frame.
+    let mut slowest = std::time::Duration::ZERO;
+    app.update(Action::Search);
+    for c in "rainy".chars() {
+        let t = std::time::Instant::now();
+        app.update(Action::Edit(EditOp::Insert(c)));
+        slowest = slowest.max(t.elapsed());
+        let mut slices = 0;
+        while app.busy() {
+            let t = std::time::Instant::now();
+            app.tick();
+            slowest = slowest.max(t.elapsed());
+            slices += 1;
+            assert!(slices < 100);
+        }
+    }
+    assert_eq!(app.library.rows.len(), 25_000);
+    eprintln!("100k songs: open {open:?}, first frame {first_frame:?}, slowest step {slowest:?}");
+    // Generous bounds: debug build on a busy machine. The point is that no step scans-and-sorts all at once.
+    assert!(
+        first_frame < std::time::Duration::from_secs(5),
+        "{first_frame:?}"
+    );
+    assert!(slowest < std::time::Duration::from_secs(2), "{slowest:?}");
+}
+
+#[test]
+fn lyrics_and_names_with_escape_sequences_draw_as_plain_text() {
+    let mut song = Song::new("Safe", "Title", "", Location::None);
+    song.artist = "Evil\u{1b}[31m Red\u{1b}[0m".into();
+    song.title = "Bell\u{7}\u{1b}]0;owned\u{7} Song".into();
+    song.lyrics_origin = Some(moodtape::library::LyricsOrigin::Manual);
+    let mut lyrics = LyricsRecord::new("x", moodtape::library::LyricsOrigin::Manual);
+    lyrics.text = "first \u{1b}[2J\u{1b}[Hline\nsecond \u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\ line\u{9b}31m".into();
+    let id = song.id.clone();
+    let mut app = App::new(vec![song], options());
+    app.update(Action::FocusLyrics);
+    app.take_effects();
+    app.update(Action::Worker(Event::Detail {
+        id,
+        lyrics: Some(lyrics),
+        mood: None,
+    }));
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert!(
+            !cell
+                .symbol()
+                .chars()
+                .any(|c| c.is_control() || ('\u{80}'..='\u{9f}').contains(&c)),
+            "control character drawn: {:?}",
+            cell.symbol()
+        );
+    }
+    let screen = text(&t);
+    assert!(screen.contains("first line"), "{screen}");
+    assert!(screen.contains("second link line"), "{screen}");
+    assert!(screen.contains("Evil Red"), "{screen}");
+    assert!(
+        !screen.contains("[31m") && !screen.contains("owned"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_small_terminal_gets_a_clear_message() {
+    let app = demo_app();
+    let screen = text(&draw(&app, 79, 24));
+    assert!(
+        screen.contains("at least 80x24; this one is 79x24"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("too_small_60x20", text(&draw(&app, 60, 20)));
+}
+
+// ---- snapshots: full layout ----
+
+fn snap(name: &str, app: &App, w: u16, h: u16) {
+    insta::assert_snapshot!(format!("{name}_{w}x{h}"), text(&draw(app, w, h)));
+}
+
+#[test]
+fn snapshot_layouts() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let app = demo_app();
+        snap("start", &app, w, h);
+
+        let app = app_with_mood();
+        snap("mood_and_playlist", &app, w, h);
+
+        let mut app = app_with_mood();
+        act(&mut app, Action::FocusLyrics);
+        snap("lyrics", &app, w, h);
+
+        let mut app = app_with_mood();
+        act(&mut app, Action::FocusMap);
+        for _ in 0..3 {
+            act(&mut app, Action::Left);
+            act(&mut app, Action::Down);
+        }
+        snap("map_cursor", &app, w, h);
+
+        let mut app = demo_app();
+        act(&mut app, Action::Search);
+        type_text(&mut app, "rain");
+        snap("search", &app, w, h);
+
+        let mut app = app_with_mood();
+        act(&mut app, Action::Help);
+        snap("help", &app, w, h);
+
+        let mut app = demo_app();
+        act(
+            &mut app,
+            Action::Worker(Event::AnalysisProgress {
+                done: 40,
+                total: 124,
+                rate: 3.2,
+                eta_s: Some(26.0),
+            }),
+        );
+        act(
+            &mut app,
+            Action::Worker(Event::LyricsProgress {
+                done: 3,
+                total: 10,
+                found: 2,
+                rate: 1.5,
+                eta_s: Some(5.0),
+            }),
+        );
+        act(&mut app, Action::FocusMood);
+        type_text(&mut app, "restless but hopeful");
+        act(&mut app, Action::Edit(EditOp::Submit));
+        snap("jobs_running", &app, w, h);
+    }
+}
+
+// ---- snapshots: each pane on its own ----
+
+#[test]
+fn snapshot_panes() {
+    let app = app_with_mood();
+    let mut lyrics_app = app_with_mood();
+    act(&mut lyrics_app, Action::FocusLyrics);
+    for (w, h) in [(40, 8), (60, 16)] {
+        insta::assert_snapshot!(
+            format!("pane_library_{w}x{h}"),
+            text(&draw_pane(&app, w, h, moodtape::ui::library::draw))
+        );
+        insta::assert_snapshot!(
+            format!("pane_map_{w}x{h}"),
+            text(&draw_pane(&app, w, h, moodtape::ui::map::draw))
+        );
+        insta::assert_snapshot!(
+            format!("pane_playlist_{w}x{h}"),
+            text(&draw_pane(&app, w, h, moodtape::ui::playlist::draw))
+        );
+        insta::assert_snapshot!(
+            format!("pane_lyrics_{w}x{h}"),
+            text(&draw_pane(&lyrics_app, w, h, moodtape::ui::lyrics::draw))
+        );
+    }
+    for (w, h) in [(80, 5), (120, 8)] {
+        insta::assert_snapshot!(
+            format!("pane_mood_{w}x{h}"),
+            text(&draw_pane(&app, w, h, moodtape::ui::mood::draw))
+        );
+    }
+    for w in [80, 120] {
+        insta::assert_snapshot!(
+            format!("pane_status_{w}x1"),
+            text(&draw_pane(&app, w, 1, moodtape::ui::status::draw))
+        );
+    }
+}
+
+#[test]
+fn quadrant_colours_come_from_the_theme() {
+    let app = demo_app();
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+    let theme = theme();
+    let mut seen = 0;
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let lib = moodtape::ui::areas(area, &app).unwrap().library;
+    for pos in lib.positions() {
+        let cell = &buf[(pos.x, pos.y)];
+        let q = match cell.symbol() {
+            "▲" => theme.q1,
+            "◆" => theme.q2,
+            "▼" => theme.q3,
+            _ => continue,
+        };
+        if cell.bg != theme.selection_bg {
+            assert_eq!(cell.fg, q);
+            seen += 1;
+        }
+    }
+    assert!(seen > 5);
+}

@@ -1,0 +1,152 @@
+//! The real binary in a real terminal: tmux runs `moodtape --demo` at 120x40, the test types a mood, waits for
+//! recommendations, opens the help, quits, and checks the terminal was handed back.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const MOOD: &str = "I miss her so much, I feel empty";
+const SESSION: &str = "moodtape";
+
+/// A tmux server of our own (its own socket), with the isolated environment, killed on drop.
+struct Tmux {
+    socket: String,
+    home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket, "-f", "/dev/null"]);
+        common::isolate(&mut cmd, self.home.path());
+        cmd.env_remove("TMUX").env_remove("NO_COLOR");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", SESSION])
+    }
+
+    /// Polls the screen until `done` holds; panics with the screen and the log when `fail` holds or time is up.
+    fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                eprintln!("{what}: after {:.1}s", start.elapsed().as_secs_f64());
+                return screen;
+            }
+            let failed = ["cannot read the mood", "✗ model:"]
+                .iter()
+                .find(|f| screen.contains(*f));
+            if failed.is_some() || start.elapsed() > timeout {
+                let log =
+                    std::fs::read_to_string(self.home.path().join("state/moodtape/moodtape.log"))
+                        .unwrap_or_default();
+                panic!(
+                    "waiting for {what} ({:.0}s): {}\n--- screen ---\n{screen}\n--- log ---\n{log}",
+                    start.elapsed().as_secs_f64(),
+                    failed.map_or("timed out", |f| f)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").output();
+    }
+}
+
+#[test]
+fn type_a_mood_get_recommendations_open_help_and_quit() {
+    if !common::tmux_available() {
+        println!("SKIPPED: tmux not installed");
+        return;
+    }
+    let tmux = Tmux {
+        socket: format!("moodtape-e2e-{}", std::process::id()),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let bin = assert_cmd::cargo::cargo_bin("moodtape");
+    let script = format!(
+        "'{}' --demo; echo MOODTAPE_EXIT=$?; sleep 600",
+        bin.display().to_string().replace('\'', "'\\''")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-s",
+        SESSION,
+        &script,
+    ]);
+
+    // The first frame comes at once, long before the model has loaded.
+    let first = tmux.wait_for("first frame", Duration::from_secs(60), |s| {
+        s.contains("Library [1]")
+    });
+    eprintln!(
+        "first frame shows the model {}",
+        if first.contains("loading model") {
+            "loading"
+        } else {
+            "already loaded"
+        }
+    );
+    assert!(first.contains("124 songs"), "{first}");
+
+    tmux.run(&["send-keys", "-t", SESSION, "m"]);
+    tmux.run(&["send-keys", "-t", SESSION, "-l", MOOD]);
+    let typed = tmux.wait_for("typed mood", Duration::from_secs(10), |s| s.contains(MOOD));
+    assert!(
+        !typed.contains("MOODTAPE_EXIT"),
+        "typing q-less text must not quit"
+    );
+    tmux.run(&["send-keys", "-t", SESSION, "Enter"]);
+
+    // Recommendations: the playlist is titled with the mood and has a first song with its reason.
+    let recs = tmux.wait_for("recommendations", Duration::from_secs(120), |s| {
+        s.contains("for \"I miss her so much") && s.contains("why:")
+    });
+    assert!(recs.contains(" 1 "), "{recs}");
+
+    tmux.run(&["send-keys", "-t", SESSION, "?"]);
+    let help = tmux.wait_for("help", Duration::from_secs(10), |s| s.contains("Keys (esc"));
+    assert!(
+        help.contains("type a mood") && help.contains("next pane"),
+        "{help}"
+    );
+
+    tmux.run(&["send-keys", "-t", SESSION, "q"]);
+    let after = tmux.wait_for("exit", Duration::from_secs(30), |s| {
+        s.contains("MOODTAPE_EXIT=")
+    });
+    assert!(after.contains("MOODTAPE_EXIT=0"), "{after}");
+    // The alternate screen is gone: nothing of the TUI is left on the terminal.
+    assert!(
+        !after.contains("Library [1]") && !after.contains("Keys (esc"),
+        "{after}"
+    );
+    let alternate = tmux.run(&["display-message", "-p", "-t", SESSION, "#{alternate_on}"]);
+    assert_eq!(alternate.trim(), "0");
+    let cursor = tmux.run(&["display-message", "-p", "-t", SESSION, "#{cursor_flag}"]);
+    assert_eq!(cursor.trim(), "1", "the cursor is hidden after exit");
+}
