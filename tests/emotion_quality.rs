@@ -137,13 +137,13 @@ fn a_quiet_evening_lands_in_q4() {
     assert_eq!(v["quadrant"], "Q4", "{v}");
 }
 
-#[test]
-fn goemotions_test_split_reaches_the_bars() {
+/// `moodtape eval DATASET --split test --json` on the shared datasets.
+fn eval_test_split(dataset: &str) -> serde_json::Value {
     ensure_model();
     let home = tempfile::tempdir().unwrap();
     let out = moodtape(home.path())
-        .args(["eval", "goemotions", "--split", "test", "--json", "--data"])
-        .arg(datasets().join("goemotions"))
+        .args(["eval", dataset, "--split", "test", "--json", "--data"])
+        .arg(datasets().join(dataset))
         .output()
         .unwrap();
     assert!(
@@ -151,7 +151,12 @@ fn goemotions_test_split_reaches_the_bars() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v = json_out(&out);
+    json_out(&out)
+}
+
+#[test]
+fn goemotions_test_split_reaches_the_bars() {
+    let v = eval_test_split("goemotions");
     let macro_f1 = v["macro_f1"].as_f64().unwrap();
     let ekman = v["ekman_macro_f1"].as_f64().unwrap();
     eprintln!("GoEmotions test: macro-F1 {macro_f1:.4}, Ekman macro-F1 {ekman:.4}");
@@ -162,19 +167,7 @@ fn goemotions_test_split_reaches_the_bars() {
 
 #[test]
 fn emobank_test_split_reaches_the_bars() {
-    ensure_model();
-    let home = tempfile::tempdir().unwrap();
-    let out = moodtape(home.path())
-        .args(["eval", "emobank", "--split", "test", "--json", "--data"])
-        .arg(datasets().join("emobank"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json_out(&out);
+    let v = eval_test_split("emobank");
     let pv = v["pearson_valence"].as_f64().unwrap();
     let pa = v["pearson_arousal"].as_f64().unwrap();
     eprintln!("EmoBank test: Pearson valence {pv:.4}, arousal {pa:.4}");

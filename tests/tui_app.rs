@@ -9,6 +9,7 @@ use moodtape::app::action::{Action, Pane};
 use moodtape::app::editor::EditOp;
 use moodtape::app::state::{App, Effect, JobState, ModelState, MoodState, SortKey};
 use moodtape::app::worker::{Event, RecommendRequest};
+use moodtape::emotion::Quadrant;
 use moodtape::library::{Location, Song};
 use moodtape::lyrics::LyricsRecord;
 use tui_support::*;
@@ -458,14 +459,179 @@ fn map_cursor_moves_with_hjkl_and_clicks_and_enter_recommends_near_it() {
     let inner = ratatui::widgets::Block::bordered().inner(a.map);
     let action = moodtape::ui::click_action(area, &app, inner.x, inner.y).unwrap();
     act(&mut app, action);
+    let r = app.map_range;
     assert!(
-        app.cursor.0 < -0.9 && app.cursor.1 > 0.8,
-        "{:?}",
+        app.cursor.0 < -0.9 * r && app.cursor.1 > 0.8 * r,
+        "{:?} on a map of ±{r}",
         app.cursor
     );
-    // The cursor stays on the plane.
+    // The cursor stays on the map.
     press_str(&mut app, "hhhhkkkk");
-    assert_eq!(app.cursor, (-1.0, 1.0));
+    assert_eq!(app.cursor, (-r, r));
+}
+
+/// The demo library squeezed towards the centre, as real songs are (valence and arousal mostly within ±0.4).
+fn squeezed_app(factor: f32) -> App {
+    let demo = demo();
+    let songs: Vec<Song> = demo.iter().map(|d| d.0.clone()).collect();
+    let mut app = App::new(songs, options());
+    assert_eq!(app.map_range, 1.0, "nothing analyzed: the whole plane");
+    let batch: Vec<_> = demo
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let mut m = moodtape::app::state::MoodSummary::of(&song_mood(i, &d.1, d.2).reading);
+            m.valence *= factor;
+            m.arousal *= factor;
+            (d.0.id.clone(), m)
+        })
+        .collect();
+    act(&mut app, Action::Worker(Event::Moods(batch)));
+    app
+}
+
+#[test]
+fn the_map_fits_the_library_and_keeps_real_units() {
+    let mut app = squeezed_app(0.45);
+    // 95% of the songs reach at most 0.9 x 0.45 on both axes.
+    assert_eq!(app.map_range, 0.4);
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("±0.40"), "{screen}");
+    // Clicks and the cursor speak valence and arousal, within the map's range.
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let a = moodtape::ui::areas(area, &app).unwrap();
+    let inner = ratatui::widgets::Block::bordered().inner(a.map);
+    let action = moodtape::ui::click_action(area, &app, inner.right() - 1, inner.y).unwrap();
+    let Action::MapClick { valence, arousal } = action else {
+        panic!("{action:?}");
+    };
+    assert!(valence > 0.35 && valence <= 0.4, "{valence}");
+    assert!(arousal > 0.3 && arousal <= 0.4, "{arousal}");
+    act(&mut app, action);
+    press_str(&mut app, "llll");
+    assert_eq!(app.cursor.0, 0.4);
+    press_str(&mut app, "hh");
+    assert_eq!(app.cursor.0, 0.3, "a zoomed-in map steps 0.05");
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Recommend(RecommendRequest::Near { valence, .. })] if *valence == 0.3
+    ));
+    // A library of nearly neutral songs still gets a map of ±0.25; a wide one never more than ±1.
+    assert_eq!(squeezed_app(0.05).map_range, 0.25);
+    assert_eq!(squeezed_app(3.0).map_range, 1.0);
+}
+
+#[test]
+fn a_journey_needs_a_mood_first() {
+    let mut app = demo_app();
+    let effects = press(&mut app, key(KeyCode::Char('t')));
+    assert!(effects.is_empty());
+    assert!(!app.journey_prompt);
+    let (error, text) = app.jobs.message.clone().unwrap();
+    assert!(
+        error && text.contains("press m and type how you feel"),
+        "{text}"
+    );
+    // 1-4 keep focusing panes when no prompt is open.
+    press(&mut app, key(KeyCode::Char('2')));
+    assert_eq!(app.focus, Pane::Map);
+}
+
+#[test]
+fn t_then_a_quadrant_asks_for_a_journey_that_fills_the_playlist() {
+    let mut app = app_with_mood();
+    let focus = app.focus;
+    // Esc cancels the prompt and nothing else.
+    press(&mut app, key(KeyCode::Char('t')));
+    assert!(app.journey_prompt);
+    let effects = press(&mut app, key(KeyCode::Esc));
+    assert!(effects.is_empty() && !app.journey_prompt);
+    assert_eq!(app.focus, focus);
+
+    assert!(press(&mut app, key(KeyCode::Char('t'))).is_empty());
+    let status = text(&draw_pane(&app, 120, 1, moodtape::ui::status::draw));
+    assert!(
+        status.contains("journey to: 1 Q1 joyful/energetic"),
+        "{status}"
+    );
+    assert!(status.contains("4 Q4 calm/tender"), "{status}");
+    let effects = press(&mut app, key(KeyCode::Char('4')));
+    assert!(!app.journey_prompt);
+    assert_eq!(
+        app.focus, focus,
+        "4 picked the quadrant, not the lyrics pane"
+    );
+    let rid = match effects.as_slice() {
+        [Effect::Recommend(RecommendRequest::Journey {
+            id,
+            from,
+            to,
+            steps,
+        })] => {
+            assert_eq!(from, &text_mood());
+            assert_eq!(*to, Quadrant::Q4);
+            assert_eq!(*steps, 10, "config recommend.journey_length");
+            *id
+        }
+        other => panic!("expected one Journey request, got {other:?}"),
+    };
+    let journey = picks(&app, 10);
+    act(
+        &mut app,
+        Action::Worker(Event::Picks {
+            id: rid,
+            picks: journey,
+        }),
+    );
+    assert_eq!(app.playlist.entries.len(), 10);
+    let title = app.playlist.source.as_ref().unwrap().describe();
+    assert_eq!(title, format!("journey: {MOOD_TEXT} → Q4 calm/tender"));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("journey: I miss her"), "{screen}");
+
+    // New analyses rank the untouched journey again.
+    let effects = act(
+        &mut app,
+        Action::Worker(Event::AnalysisProgress {
+            done: 16,
+            total: 40,
+            rate: 1.0,
+            eta_s: None,
+        }),
+    );
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Recommend(RecommendRequest::Journey {
+            to: Quadrant::Q4,
+            ..
+        })]
+    ));
+}
+
+#[test]
+fn the_journey_key_comes_from_the_keymap_and_its_length_from_the_config() {
+    let mut app = app_with_mood();
+    let mut overrides = std::collections::BTreeMap::new();
+    overrides.insert("journey".to_string(), vec!["ctrl-j".to_string()]);
+    app.options.keymap = moodtape::app::keymap::Keymap::with_overrides(&overrides).unwrap();
+    app.options.journey_length = 6;
+    press(&mut app, key(KeyCode::Char('t')));
+    assert!(!app.journey_prompt);
+    press(&mut app, ctrl('j'));
+    assert!(app.journey_prompt);
+    let effects = press(&mut app, key(KeyCode::Char('1')));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Recommend(RecommendRequest::Journey {
+            to: Quadrant::Q1,
+            steps: 6,
+            ..
+        })]
+    ));
+    press(&mut app, key(KeyCode::Char('?')));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("mood journey to a quadrant"), "{screen}");
 }
 
 #[test]
@@ -723,10 +889,16 @@ fn snapshot_panes() {
             text(&draw_pane(&app, w, h, moodtape::ui::mood::draw))
         );
     }
+    let mut journey_app = app_with_mood();
+    act(&mut journey_app, Action::Journey);
     for w in [80, 120] {
         insta::assert_snapshot!(
             format!("pane_status_{w}x1"),
             text(&draw_pane(&app, w, 1, moodtape::ui::status::draw))
+        );
+        insta::assert_snapshot!(
+            format!("pane_status_journey_{w}x1"),
+            text(&draw_pane(&journey_app, w, 1, moodtape::ui::status::draw))
         );
     }
 }

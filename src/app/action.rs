@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::editor::EditOp;
 use super::worker::Event;
+use crate::emotion::Quadrant;
 
 /// The panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,6 +97,8 @@ pub enum Action {
     SendMpd,
     /// Hand the playlist to the configured player command.
     SendPlayer,
+    /// Ask where a mood journey should go (a quadrant), then fill the playlist with it.
+    Journey,
 
     /// A text editing operation for the focused input.
     #[serde(skip)]
@@ -118,6 +121,9 @@ pub enum Action {
         pane: Pane,
         delta: i32,
     },
+    /// The quadrant a mood journey goes to, picked in the journey prompt.
+    #[serde(skip)]
+    JourneyTo(Quadrant),
     /// A reply from a worker thread.
     #[serde(skip)]
     Worker(Event),
@@ -125,7 +131,7 @@ pub enum Action {
 
 impl Action {
     /// The actions a keymap may name, with a line of help each (the help overlay lists them in this order).
-    pub const BINDABLE: [(Action, &'static str); 31] = [
+    pub const BINDABLE: [(Action, &'static str); 32] = [
         (Action::FocusMood, "type a mood"),
         (Action::FocusNext, "next pane"),
         (Action::FocusPrev, "previous pane"),
@@ -146,6 +152,7 @@ impl Action {
         (Action::SortNext, "cycle the sort"),
         (Action::SortReverse, "reverse the sort"),
         (Action::Similar, "songs like this one"),
+        (Action::Journey, "mood journey to a quadrant"),
         (Action::Like, "like (playlist)"),
         (Action::Dislike, "dislike (playlist)"),
         (Action::Remove, "remove from playlist"),

@@ -30,6 +30,7 @@ pub const DEFAULT_KEYS: &[(&str, &[&str])] = &[
     ("sort_next", &["s"]),
     ("sort_reverse", &["S"]),
     ("similar", &["r"]),
+    ("journey", &["t"]),
     ("like", &["+"]),
     ("dislike", &["-"]),
     ("remove", &["x", "delete"]),

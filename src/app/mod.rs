@@ -42,6 +42,7 @@ pub fn run_tui(ctx: &Context) -> anyhow::Result<i32> {
             keymap,
             database: short_path(&ctx.db_path),
             limit: ctx.config.recommend.limit,
+            journey_length: ctx.config.recommend.journey_length,
             player_command: ctx.config.player.command.clone(),
         },
     );

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 
@@ -21,8 +21,12 @@ use crate::recommend::Pick;
 const INSTANT_WORK: usize = 20_000;
 /// Songs matched per slice of an incremental filter.
 pub const FILTER_SLICE: usize = 20_000;
-/// Map cursor step per key press.
+/// Map cursor step per key press on the full plane; a map zoomed in to ±0.5 or less steps half as far.
 pub const MAP_STEP: f32 = 0.1;
+/// Share of the analyzed songs the map's range fits in full; the rest sit on its edge.
+const MAP_FIT_SHARE: f32 = 0.95;
+/// The map never zooms in further than ±this, so a handful of calm songs do not fill it.
+pub const MAP_RANGE_MIN: f32 = 0.25;
 /// Rows a mouse wheel notch scrolls.
 const WHEEL_ROWS: i32 = 3;
 /// Share of the best fuzzy score a match needs to be shown (as `library search` does).
@@ -214,8 +218,19 @@ impl From<Pick> for PlaylistEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlaylistSource {
     Mood(String),
-    Near { valence: f32, arousal: f32 },
-    Like { id: SongId, title: String },
+    Near {
+        valence: f32,
+        arousal: f32,
+    },
+    Like {
+        id: SongId,
+        title: String,
+    },
+    /// A journey from the mood read from `mood` to the centre of a quadrant.
+    Journey {
+        mood: String,
+        to: Quadrant,
+    },
 }
 
 impl PlaylistSource {
@@ -226,6 +241,9 @@ impl PlaylistSource {
                 format!("near V{valence:+.2} A{arousal:+.2}")
             }
             PlaylistSource::Like { title, .. } => format!("like \"{title}\""),
+            PlaylistSource::Journey { mood, to } => {
+                format!("journey: {mood} → {} {}", to.code(), to.name())
+            }
         }
     }
 }
@@ -299,6 +317,8 @@ pub struct AppOptions {
     /// The database, as the status bar shows it.
     pub database: String,
     pub limit: usize,
+    /// Songs in a mood journey (config `recommend.journey_length`).
+    pub journey_length: usize,
     pub player_command: String,
 }
 
@@ -308,6 +328,7 @@ impl Default for AppOptions {
             keymap: Keymap::default(),
             database: String::new(),
             limit: crate::config::Recommend::default().limit,
+            journey_length: crate::config::Recommend::default().journey_length,
             player_command: String::new(),
         }
     }
@@ -328,8 +349,12 @@ pub struct App {
     /// The user's mood as last read, with its text.
     pub mood: Option<(String, TextMood)>,
     pub library: Library,
-    /// The map cursor (valence, arousal).
+    /// The map cursor (valence, arousal), always within the map's range.
     pub cursor: (f32, f32),
+    /// How far the map reaches from 0 on both axes, fitted to the analyzed songs (see [`map_range`]).
+    pub map_range: f32,
+    /// The journey prompt is open: 1-4 pick the quadrant the journey goes to.
+    pub journey_prompt: bool,
     pub playlist: Playlist,
     pub detail: Option<Detail>,
     pub lyrics_scroll: usize,
@@ -364,6 +389,8 @@ impl App {
             mood: None,
             library: Library::new(n),
             cursor: (0.0, 0.0),
+            map_range: 1.0,
+            journey_prompt: false,
             playlist: Playlist::default(),
             detail: None,
             lyrics_scroll: 0,
@@ -395,10 +422,20 @@ impl App {
         !self.help && (self.focus == Pane::Mood || self.library.searching)
     }
 
-    /// The action a key press means here: the focused input gets it first, then the keymap.
+    /// The action a key press means here: the focused input gets it first, then the journey prompt, then the
+    /// keymap.
     pub fn route_key(&self, ev: &KeyEvent) -> Option<Action> {
         if self.typing() {
             editing_action(ev)
+        } else if self.journey_prompt && !self.help && ev.modifiers.is_empty() {
+            match ev.code {
+                KeyCode::Char(c @ '1'..='4') => {
+                    let i = usize::from(c as u8 - b'1');
+                    Some(Action::JourneyTo(Quadrant::ALL[i]))
+                }
+                KeyCode::Esc => Some(Action::Back),
+                _ => self.options.keymap.action_for(ev),
+            }
         } else {
             self.options.keymap.action_for(ev)
         }
@@ -470,6 +507,13 @@ impl App {
             }
             return;
         }
+        // The journey prompt takes one answer; any other key closes it, and Back or the journey key only close it.
+        if self.journey_prompt && !matches!(action, Action::Worker(_) | Action::JourneyTo(_)) {
+            self.journey_prompt = false;
+            if matches!(action, Action::Back | Action::Journey) {
+                return;
+            }
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Help => {
@@ -490,8 +534,8 @@ impl App {
             Action::PageDown => self.step(10),
             Action::Top => self.step(i64::MIN / 2),
             Action::Bottom => self.step(i64::MAX / 2),
-            Action::Left => self.move_cursor(-MAP_STEP, 0.0),
-            Action::Right => self.move_cursor(MAP_STEP, 0.0),
+            Action::Left => self.move_cursor(-self.map_step(), 0.0),
+            Action::Right => self.move_cursor(self.map_step(), 0.0),
             Action::Search => {
                 self.focus(Pane::Library);
                 self.library.searching = true;
@@ -506,6 +550,8 @@ impl App {
                 self.library.resort = true;
             }
             Action::Similar => self.similar(),
+            Action::Journey => self.ask_journey(),
+            Action::JourneyTo(to) => self.journey(to),
             Action::Like => self.feedback(true),
             Action::Dislike => self.feedback(false),
             Action::Remove => self.remove_entry(),
@@ -516,6 +562,9 @@ impl App {
                     let hint = match &self.playlist.source {
                         Some(PlaylistSource::Mood(t)) => t.clone(),
                         Some(PlaylistSource::Like { title, .. }) => format!("like {title}"),
+                        Some(PlaylistSource::Journey { mood, to }) => {
+                            format!("{mood} to {}", to.code())
+                        }
                         _ => "map".into(),
                     };
                     self.effects.push(Effect::Export { songs, hint });
@@ -543,7 +592,8 @@ impl App {
             Action::Click { pane, row } => self.click(pane, row),
             Action::MapClick { valence, arousal } => {
                 self.focus(Pane::Map);
-                self.cursor = (valence.clamp(-1.0, 1.0), arousal.clamp(-1.0, 1.0));
+                let r = self.map_range;
+                self.cursor = (valence.clamp(-r, r), arousal.clamp(-r, r));
             }
             Action::Scroll { pane, delta } => {
                 let prev = self.focus;
@@ -656,7 +706,7 @@ impl App {
             }
             Pane::Map => {
                 let d = delta.clamp(-10, 10) as f32;
-                self.move_cursor(0.0, -d * MAP_STEP);
+                self.move_cursor(0.0, -d * self.map_step());
             }
             Pane::Mood => {}
         }
@@ -666,7 +716,8 @@ impl App {
         if self.focus != Pane::Map {
             return;
         }
-        let round = |x: f32| ((x * 100.0).round() / 100.0).clamp(-1.0, 1.0);
+        let r = self.map_range;
+        let round = |x: f32| ((x * 100.0).round() / 100.0).clamp(-r, r);
         self.cursor = (round(self.cursor.0 + dv), round(self.cursor.1 + da));
     }
 
@@ -711,6 +762,48 @@ impl App {
         );
     }
 
+    /// How far the map cursor moves per key press: finer when the map is zoomed in.
+    pub fn map_step(&self) -> f32 {
+        if self.map_range > 0.5 {
+            MAP_STEP
+        } else {
+            MAP_STEP / 2.0
+        }
+    }
+
+    /// Opens the journey prompt, or says what is missing.
+    fn ask_journey(&mut self) {
+        if self.mood.is_some() {
+            self.journey_prompt = true;
+        } else {
+            let km = &self.options.keymap;
+            let text = format!(
+                "a journey starts from your mood: press {} and type how you feel, then {} to pick where it goes",
+                km.keys_label(&Action::FocusMood),
+                km.keys_label(&Action::Journey)
+            );
+            self.message(true, &text);
+        }
+    }
+
+    /// Asks for a journey from the current mood to the centre of `to`.
+    fn journey(&mut self, to: Quadrant) {
+        self.journey_prompt = false;
+        let Some((text, from)) = self.mood.clone() else {
+            self.ask_journey();
+            return;
+        };
+        let steps = self.options.journey_length;
+        self.recommend(PlaylistSource::Journey { mood: text, to }, |id, _| {
+            RecommendRequest::Journey {
+                id,
+                from,
+                to,
+                steps,
+            }
+        });
+    }
+
     fn recommend(
         &mut self,
         source: PlaylistSource,
@@ -737,6 +830,7 @@ impl App {
                     });
                 }
             }
+            Some(PlaylistSource::Journey { to, .. }) if self.mood.is_some() => self.journey(to),
             Some(PlaylistSource::Near { valence, arousal }) => {
                 self.recommend(PlaylistSource::Near { valence, arousal }, |id, limit| {
                     RecommendRequest::Near {
@@ -907,6 +1001,9 @@ impl App {
                         self.detail_wanted = None;
                     }
                 }
+                self.map_range = map_range(&self.moods);
+                let r = self.map_range;
+                self.cursor = (self.cursor.0.clamp(-r, r), self.cursor.1.clamp(-r, r));
                 if matches!(
                     self.library.sort,
                     SortKey::Valence | SortKey::Arousal | SortKey::Match
@@ -1158,6 +1255,26 @@ impl App {
             .unwrap_or(0);
         lib.rows = rows;
     }
+}
+
+/// How far the map reaches from 0 on both axes: enough for 95% of the analyzed songs on both axes, rounded up to
+/// 0.05, between ±0.25 and ±1 (the whole plane, also while nothing is analyzed). Real valence and arousal mostly lie
+/// within ±0.4, so a fixed ±1 map crowds every song into its centre.
+pub fn map_range(moods: &[Option<MoodSummary>]) -> f32 {
+    let mut reach: Vec<f32> = moods
+        .iter()
+        .flatten()
+        .map(|m| m.valence.abs().max(m.arousal.abs()))
+        .filter(|x| x.is_finite())
+        .collect();
+    if reach.is_empty() {
+        return 1.0;
+    }
+    let k = ((reach.len() as f32 * MAP_FIT_SHARE).ceil() as usize).clamp(1, reach.len()) - 1;
+    let (_, at, _) = reach.select_nth_unstable_by(k, f32::total_cmp);
+    // Rounded first so a value a hair above a step (0.4000001) does not take the next one.
+    let at = (*at * 1000.0).round() / 1000.0;
+    ((at * 20.0).ceil() / 20.0).clamp(MAP_RANGE_MIN, 1.0)
 }
 
 /// A reading with only a place on the map, for feedback on map and song-seeded playlists.

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::emotion::analyze::{AnalyzeProgress, Which, SONGS_PER_BATCH};
-use crate::emotion::{Engine, EngineOptions, MoodReading, SongMood, TextMood};
+use crate::emotion::{Engine, EngineOptions, MoodReading, Quadrant, SongMood, TextMood};
 use crate::library::{Song, SongId};
-use crate::recommend::{Candidate, Feedback, Pick, Weights};
+use crate::recommend::{Candidate, Feedback, Pick, Target, Weights};
 use crate::store::Store;
 
 use super::state::MoodSummary;
@@ -121,6 +121,13 @@ pub enum RecommendRequest {
         id: u64,
         seed: SongId,
         limit: usize,
+    },
+    /// A mood journey of `steps` songs from the user's mood to the centre of a quadrant.
+    Journey {
+        id: u64,
+        from: TextMood,
+        to: Quadrant,
+        steps: usize,
     },
     Feedback {
         song: SongId,
@@ -498,6 +505,22 @@ fn recommend_worker(
             RecommendRequest::Like { id, seed, limit } => {
                 (id, crate::recommend::like(cands, &seed, limit, feedback))
             }
+            RecommendRequest::Journey {
+                id,
+                from,
+                to,
+                steps,
+            } => (
+                id,
+                crate::recommend::journey(
+                    cands,
+                    &from,
+                    &Target::Quadrant(to),
+                    steps,
+                    &weights,
+                    feedback,
+                ),
+            ),
             RecommendRequest::Feedback { .. } | RecommendRequest::Reload => continue,
         };
         if tx.send(Event::Picks { id, picks }).is_err() {
@@ -510,7 +533,8 @@ fn request_id(req: &RecommendRequest) -> u64 {
     match req {
         RecommendRequest::Match { id, .. }
         | RecommendRequest::Near { id, .. }
-        | RecommendRequest::Like { id, .. } => *id,
+        | RecommendRequest::Like { id, .. }
+        | RecommendRequest::Journey { id, .. } => *id,
         _ => 0,
     }
 }

@@ -1,5 +1,7 @@
 //! The quadrant map: valence across, arousal up, every analyzed song a braille dot in its quadrant's colour, the
-//! selected song, the user's mood, the playlist's path and the cursor that picks a point.
+//! selected song, the user's mood, the playlist's path and the cursor that picks a point. The map shows ±`range`
+//! on both axes (fitted to the library, shown in the title); everything it reports is in real valence/arousal, and
+//! what lies beyond the range is drawn on the edge.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -17,13 +19,13 @@ pub const MOOD_MARK: &str = "★";
 pub const SELECTED_MARK: &str = "◉";
 pub const CURSOR_MARK: &str = "✛";
 
-/// The valence and arousal of a cell inside the map (its centre).
-pub fn point_at(inner: Rect, column: u16, row: u16) -> (f32, f32) {
+/// The valence and arousal of a cell inside a map that shows ±`range` (its centre).
+pub fn point_at(inner: Rect, range: f32, column: u16, row: u16) -> (f32, f32) {
     let w = f32::from(inner.width.max(1));
     let h = f32::from(inner.height.max(1));
     let x = (f32::from(column.saturating_sub(inner.x)) + 0.5) / w;
     let y = (f32::from(row.saturating_sub(inner.y)) + 0.5) / h;
-    let round = |v: f32| ((v * 100.0).round() / 100.0).clamp(-1.0, 1.0);
+    let round = |v: f32| ((v * range * 100.0).round() / 100.0).clamp(-range, range);
     (round(-1.0 + 2.0 * x), round(1.0 - 2.0 * y))
 }
 
@@ -35,16 +37,17 @@ fn nearest(app: &App) -> Option<usize> {
         .enumerate()
         .filter_map(|(i, m)| m.map(|m| (i, (m.valence - cv).hypot(m.arousal - ca))))
         .min_by(|a, b| a.1.total_cmp(&b.1))
-        .filter(|(_, d)| *d < 0.15)
+        .filter(|(_, d)| *d < 0.15 * app.map_range)
         .map(|(i, _)| i)
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let (cv, ca) = app.cursor;
-    let mut extra = vec![Span::styled(
-        format!("{CURSOR_MARK} V{cv:+.2} A{ca:+.2} "),
-        theme.dim(),
-    )];
+    let range = f64::from(app.map_range);
+    let mut extra = vec![
+        Span::styled(format!("±{range:.2} "), Style::default().fg(theme.fg)),
+        Span::styled(format!("{CURSOR_MARK} V{cv:+.2} A{ca:+.2} "), theme.dim()),
+    ];
     if let Some(i) = nearest(app).filter(|_| app.focus == Pane::Map) {
         let s = &app.songs[i];
         extra.push(Span::styled(
@@ -58,7 +61,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let block = pane_block(Pane::Map, extra, app, theme);
     let inner = block.inner(area);
-    let cell_w = 2.0 / f64::from(inner.width.max(1));
+    let cell_w = 2.0 * range / f64::from(inner.width.max(1));
+    let on_map = |v: f32, a: f32| {
+        (
+            f64::from(v).clamp(-range, range),
+            f64::from(a).clamp(-range, range),
+        )
+    };
     let wide = inner.width >= 44;
 
     let mut by_quadrant: [Vec<(f64, f64)>; 4] = Default::default();
@@ -69,33 +78,33 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Quadrant::Q3 => 2,
             Quadrant::Q4 => 3,
         };
-        by_quadrant[slot].push((f64::from(m.valence), f64::from(m.arousal)));
+        by_quadrant[slot].push(on_map(m.valence, m.arousal));
     }
     let path: Vec<(f64, f64)> = app
         .playlist
         .entries
         .iter()
-        .map(|e| (f64::from(e.valence), f64::from(e.arousal)))
+        .map(|e| on_map(e.valence, e.arousal))
         .collect();
     let selected = app
         .current_song()
         .and_then(|i| app.moods[i])
-        .map(|m| (f64::from(m.valence), f64::from(m.arousal)));
+        .map(|m| on_map(m.valence, m.arousal));
     let user = app
         .mood
         .as_ref()
-        .map(|(_, m)| (f64::from(m.reading.valence), f64::from(m.reading.arousal)));
+        .map(|(_, m)| on_map(m.reading.valence, m.reading.arousal));
 
     let canvas = Canvas::default()
         .block(block)
         .marker(Marker::Braille)
         .background_color(theme.bg)
-        .x_bounds([-1.0, 1.0])
-        .y_bounds([-1.0, 1.0])
+        .x_bounds([-range, range])
+        .y_bounds([-range, range])
         .paint(|ctx| {
             let axis = theme.dim;
-            ctx.draw(&Segment::new(-1.0, 0.0, 1.0, 0.0, axis));
-            ctx.draw(&Segment::new(0.0, -1.0, 0.0, 1.0, axis));
+            ctx.draw(&Segment::new(-range, 0.0, range, 0.0, axis));
+            ctx.draw(&Segment::new(0.0, -range, 0.0, range, axis));
             ctx.layer();
             for pair in path.windows(2) {
                 ctx.draw(&Segment::new(
@@ -118,8 +127,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 };
                 let (cx, cy) = q.center();
                 let len = text.chars().count() as f64 * cell_w;
-                let x = if cx < 0.0 { -1.0 } else { 1.0 - len };
-                let y = if cy > 0.0 { 1.0 } else { -1.0 };
+                let x = if cx < 0.0 { -range } else { range - len };
+                let y = if cy > 0.0 { range } else { -range };
                 ctx.print(
                     x,
                     y,
@@ -149,9 +158,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 );
             }
             if app.focus == Pane::Map {
+                let (x, y) = on_map(cv, ca);
                 ctx.print(
-                    f64::from(cv),
-                    f64::from(ca),
+                    x,
+                    y,
                     Span::styled(
                         CURSOR_MARK,
                         Style::default()

@@ -273,7 +273,7 @@ pub fn click_action(area: Rect, app: &App, column: u16, row: u16) -> Option<Acti
     Some(match pane {
         Pane::Mood => Action::FocusMood,
         Pane::Map if inside => {
-            let (v, a) = map::point_at(inner, column, row);
+            let (v, a) = map::point_at(inner, app.map_range, column, row);
             Action::MapClick {
                 valence: v,
                 arousal: a,

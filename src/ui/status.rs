@@ -1,5 +1,5 @@
 //! The status bar: the model and its device, every background job with progress, rate and ETA, the latest notice
-//! or error, and the database.
+//! or error, and the database; while the journey prompt is open, the quadrants it can go to instead.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::Theme;
 use crate::app::action::Action;
 use crate::app::state::{App, JobState, ModelState};
+use crate::emotion::Quadrant;
 
 fn eta(seconds: Option<f64>) -> String {
     match seconds {
@@ -56,7 +57,37 @@ pub fn job_text(name: &str, job: &JobState) -> Option<(String, bool)> {
     }
 }
 
+/// The journey prompt: each quadrant with the key that picks it, in its colour (short names on narrow screens).
+fn journey_prompt(area: Rect, theme: &Theme) -> Line<'static> {
+    let key_style = Style::default()
+        .fg(theme.accent)
+        .add_modifier(Modifier::BOLD);
+    let mut spans = vec![Span::styled("journey to: ", key_style)];
+    for (i, q) in Quadrant::ALL.into_iter().enumerate() {
+        let name = if area.width >= 100 {
+            q.name()
+        } else {
+            q.name().split('/').next().unwrap_or_default()
+        };
+        spans.push(Span::styled(format!("{} ", i + 1), key_style));
+        spans.push(Span::styled(
+            format!("{} {name}  ", q.code()),
+            Style::default().fg(theme.quadrant(q)),
+        ));
+    }
+    spans.push(Span::styled("esc", key_style));
+    spans.push(Span::styled(" cancels", theme.dim()));
+    Line::from(spans)
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    if app.journey_prompt {
+        f.render_widget(
+            Paragraph::new(journey_prompt(area, theme)).style(theme.base()),
+            area,
+        );
+        return;
+    }
     let sep = || Span::styled(" │ ", theme.dim());
     let mut spans = Vec::new();
     spans.push(match &app.jobs.model {
