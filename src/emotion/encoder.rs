@@ -221,14 +221,34 @@ impl Encoder {
 /// A batch's index and its embeddings.
 type BatchRows = (usize, Vec<Vec<f32>>);
 
-/// Indices of `ids` grouped into batches of similar length (longest first, so memory peaks early).
+/// A batch holds at most this many tokens, padding included, so long texts come in smaller batches and memory
+/// stays flat.
+pub const BATCH_TOKENS: usize = 4096;
+
+/// Indices of `ids` grouped into batches of similar length (longest first, so memory peaks early), each with at
+/// most `batch_size` texts and [`BATCH_TOKENS`] tokens (a single text may exceed it alone).
 pub fn length_batches(ids: &[Vec<u32>], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by(|&a, &b| ids[b].len().cmp(&ids[a].len()).then(a.cmp(&b)));
-    order
-        .chunks(batch_size.max(1))
-        .map(<[usize]>::to_vec)
-        .collect()
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        // Sorted longest first: the batch's first text sets its padded length.
+        let longest = current
+            .first()
+            .map_or(ids[i].len(), |&f| ids[f].len())
+            .max(1);
+        if !current.is_empty()
+            && (current.len() >= batch_size.max(1) || (current.len() + 1) * longest > BATCH_TOKENS)
+        {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
 }
 
 /// Pads token ids with 0 to the longest in the batch; returns ids and the attention mask, both (batch, len).
@@ -291,6 +311,16 @@ mod tests {
         let ids: Vec<Vec<u32>> = [5, 1, 9, 3, 9, 2, 7].iter().map(|&n| vec![1; n]).collect();
         let batches = length_batches(&ids, 3);
         assert_eq!(batches, vec![vec![2, 4, 6], vec![0, 3, 5], vec![1]]);
+        // Long texts come in smaller batches.
+        let long: Vec<Vec<u32>> = (0..40).map(|i| vec![1; 200 + i]).collect();
+        let batches = length_batches(&long, 32);
+        assert!(
+            batches
+                .iter()
+                .all(|b| b.len() * long[b[0]].len() <= BATCH_TOKENS),
+            "{batches:?}"
+        );
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 40);
         let (t, m) = pad_batch(&[&[1, 2, 3], &[4]], &Device::Cpu).unwrap();
         assert_eq!(
             t.to_vec2::<u32>().unwrap(),
