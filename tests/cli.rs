@@ -191,3 +191,37 @@ fn a_broken_config_names_file_key_and_fix() {
         .assert()
         .success();
 }
+
+#[test]
+fn config_check_also_checks_the_keymap_and_theme() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("keys.toml");
+    std::fs::write(&cfg, "[keys]\nfrobnicate = [\"x\"]\n").unwrap();
+    let out = moodtape(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("keys.frobnicate") && err.contains("keys.toml"),
+        "{err}"
+    );
+
+    std::fs::write(&cfg, "[keys]\nquit = [\"Q\", \"ctrl-q\"]\n").unwrap();
+    moodtape(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"])
+        .assert()
+        .success();
+
+    let out = moodtape(home.path())
+        .args(["--theme", "nope", "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown theme \"nope\""));
+}

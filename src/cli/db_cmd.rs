@@ -122,6 +122,11 @@ pub fn run_config(ctx: &Context, cmd: ConfigCommand) -> anyhow::Result<i32> {
         ConfigCommand::Path => println!("{}", ctx.config_path.display()),
         ConfigCommand::Default => print!("{}", crate::config::DEFAULT_CONFIG_TOML),
         ConfigCommand::Check => {
+            // The TUI's settings are checked the way the TUI reads them.
+            crate::app::keymap::Keymap::with_overrides(&ctx.config.keys)
+                .map_err(|e| anyhow::anyhow!("config file {}: {e}", ctx.config_path.display()))?;
+            crate::ui::theme::Theme::load(&ctx.theme, &ctx.paths.config_dir, false)
+                .map_err(anyhow::Error::msg)?;
             eprintln!("{}: ok", ctx.config_path.display());
             print!("{}", toml::to_string_pretty(&ctx.config)?);
         }
