@@ -164,7 +164,7 @@ fn every_quadrant_ranks_its_own_songs_first() {
         let picks = rec::rank_match(&cands, &text_mood(v, a), &Weights::default(), &[], 3);
         assert_eq!(picks.len(), 3);
         assert!(picks.iter().all(|p| p.quadrant == q), "{q}: {picks:?}");
-        let near = rec::near(&cands, v, a, 3, &[]);
+        let near = rec::near(&cands, v, a, 3, &Weights::default(), &[]);
         assert!(near.iter().all(|p| p.quadrant == q), "{q}: {near:?}");
     }
 }
@@ -180,9 +180,9 @@ fn no_artist_plays_twice_in_a_row() {
     let mood = text_mood(-0.6, -0.5);
     let w = Weights::default();
     assert_no_artist_twice(&rec::rank_match(&cands, &mood, &w, &[], 30));
-    assert_no_artist_twice(&rec::near(&cands, -0.6, -0.5, 30, &[]));
+    assert_no_artist_twice(&rec::near(&cands, -0.6, -0.5, 30, &Weights::default(), &[]));
     let seed = cands[0].song.id.clone();
-    assert_no_artist_twice(&rec::like(&cands, &seed, 30, &[]));
+    assert_no_artist_twice(&rec::like(&cands, &seed, 30, &Weights::default(), &[]));
     let target = Target::Quadrant(Quadrant::Q1);
     assert_no_artist_twice(&rec::journey(&cands, &mood, &target, 8, &w, &[]));
 }
@@ -212,7 +212,7 @@ fn like_finds_songs_of_the_same_mood_and_never_the_seed() {
         .iter()
         .find(|c| c.song.title == "Burn It Down")
         .unwrap();
-    let picks = rec::like(&cands, &seed.song.id, 3, &[]);
+    let picks = rec::like(&cands, &seed.song.id, 3, &Weights::default(), &[]);
     assert_eq!(picks.len(), 3);
     assert!(picks.iter().all(|p| p.song.id != seed.song.id));
     assert!(
@@ -224,7 +224,7 @@ fn like_finds_songs_of_the_same_mood_and_never_the_seed() {
         "{}",
         picks[0].reason
     );
-    assert!(rec::like(&cands, &SongId("nope".into()), 3, &[]).is_empty());
+    assert!(rec::like(&cands, &SongId("nope".into()), 3, &Weights::default(), &[]).is_empty());
 }
 
 #[test]
@@ -357,8 +357,8 @@ fn the_same_input_gives_the_same_playlist() {
         rec::journey(&reversed, &mood, &target, 6, &w, &[])
     );
     assert_eq!(
-        rec::near(&cands, 0.1, 0.2, 50, &[]),
-        rec::near(&reversed, 0.1, 0.2, 50, &[])
+        rec::near(&cands, 0.1, 0.2, 50, &Weights::default(), &[]),
+        rec::near(&reversed, 0.1, 0.2, 50, &Weights::default(), &[])
     );
 }
 
@@ -370,7 +370,10 @@ fn the_limit_is_respected() {
         rec::rank_match(&cands, &text_mood(0.5, 0.5), &w, &[], 5).len(),
         5
     );
-    assert_eq!(rec::near(&cands, 0.0, 0.0, 0, &[]).len(), 0);
+    assert_eq!(
+        rec::near(&cands, 0.0, 0.0, 0, &Weights::default(), &[]).len(),
+        0
+    );
 }
 
 /// A song with lyrics and an analysis in the store, and one with lyrics and none: only the first is a candidate.
@@ -431,4 +434,37 @@ fn only_analyzed_songs_are_candidates_and_feedback_is_kept() {
     assert_eq!(q3.mood_text, "grey");
     assert_eq!(rec::clear_feedback(&store).unwrap(), 2);
     assert!(rec::load_feedback(&store).unwrap().is_empty());
+}
+
+#[test]
+fn near_and_like_follow_the_configured_feedback_strength() {
+    let cands = library();
+    let off = Weights {
+        feedback: 0.0,
+        ..Weights::default()
+    };
+    let on = Weights::default();
+    let before = rec::near(&cands, -0.6, -0.5, 100, &on, &[]);
+    let top = before[0].song.id.clone();
+    let feedback = vec![fb(&top, false, -0.6, -0.5)];
+    // With strength 0 a dislike changes nothing; with the default it moves the song down.
+    assert_eq!(
+        ids(&rec::near(&cands, -0.6, -0.5, 100, &off, &feedback)),
+        ids(&before)
+    );
+    let after = rec::near(&cands, -0.6, -0.5, 100, &on, &feedback);
+    assert_ne!(after[0].song.id, top);
+
+    let seed = before[1].song.id.clone();
+    let liked = rec::like(&cands, &seed, 100, &on, &[]);
+    let first = liked[0].song.id.clone();
+    let feedback = vec![fb(&first, false, liked[0].valence, liked[0].arousal)];
+    assert_eq!(
+        ids(&rec::like(&cands, &seed, 100, &off, &feedback)),
+        ids(&liked)
+    );
+    assert_ne!(
+        rec::like(&cands, &seed, 100, &on, &feedback)[0].song.id,
+        first
+    );
 }

@@ -500,11 +500,12 @@ fn recommend_worker(
                 limit,
             } => (
                 id,
-                crate::recommend::near(cands, valence, arousal, limit, feedback),
+                crate::recommend::near(cands, valence, arousal, limit, &weights, feedback),
             ),
-            RecommendRequest::Like { id, seed, limit } => {
-                (id, crate::recommend::like(cands, &seed, limit, feedback))
-            }
+            RecommendRequest::Like { id, seed, limit } => (
+                id,
+                crate::recommend::like(cands, &seed, limit, &weights, feedback),
+            ),
             RecommendRequest::Journey {
                 id,
                 from,

@@ -189,7 +189,10 @@ pub fn run_recommend(ctx: &Context, cmd: RecommendCommand) -> anyhow::Result<i32
             out,
         } => {
             let limit = out.limit.unwrap_or(default_limit);
-            (rec::near(&cands, valence, arousal, limit, &feedback), out)
+            (
+                rec::near(&cands, valence, arousal, limit, &weights, &feedback),
+                out,
+            )
         }
         RecommendCommand::Like { song, out } => {
             let seed = resolve_song(&store, &song)?;
@@ -199,7 +202,7 @@ pub fn run_recommend(ctx: &Context, cmd: RecommendCommand) -> anyhow::Result<i32
                 seed.display_name()
             );
             let limit = out.limit.unwrap_or(default_limit);
-            (rec::like(&cands, &seed.id, limit, &feedback), out)
+            (rec::like(&cands, &seed.id, limit, &weights, &feedback), out)
         }
     };
     let extra = if out.include_unanalyzed {

@@ -198,15 +198,16 @@ pub fn rank_match(
     arrange(scored, limit)
 }
 
-/// Songs nearest a point of the valence/arousal plane.
+/// Songs nearest a point of the valence/arousal plane. Only `w.feedback` counts here: distance is the ranking.
 pub fn near(
     cands: &[Candidate],
     valence: f32,
     arousal: f32,
     limit: usize,
+    w: &Weights,
     feedback: &[Feedback],
 ) -> Vec<Pick> {
-    let strength = Weights::default().feedback;
+    let strength = w.feedback;
     let scored = cands
         .iter()
         .map(|c| {
@@ -226,11 +227,19 @@ pub fn near(
     arrange(scored, limit)
 }
 
-/// Songs like `seed`, in their lyrics and in their mood. Empty when the seed has no analysis.
-pub fn like(cands: &[Candidate], seed: &SongId, limit: usize, feedback: &[Feedback]) -> Vec<Pick> {
+/// Songs like `seed`, in their lyrics and in their mood. Empty when the seed has no analysis. The blend is
+/// fixed for this mode; `w.feedback` sets how far likes and dislikes move a song.
+pub fn like(
+    cands: &[Candidate],
+    seed: &SongId,
+    limit: usize,
+    w: &Weights,
+    feedback: &[Feedback],
+) -> Vec<Pick> {
     let Some(seed) = cands.iter().find(|c| &c.song.id == seed) else {
         return Vec::new();
     };
+    let strength = w.feedback;
     let w = LIKE_WEIGHTS;
     let seed_title = title_key(&seed.song.title);
     let (v, a) = (seed.mood.reading.valence, seed.mood.reading.arousal);
@@ -242,7 +251,7 @@ pub fn like(cands: &[Candidate], seed: &SongId, limit: usize, feedback: &[Feedba
             let dist = va_distance(&c.mood.reading, v, a);
             let lyr = lyric_similarity(&c.mood.embedding, &seed.mood.embedding);
             let base = blend(&w, emo, va_similarity(dist), lyr);
-            let (adj, opinion) = feedback_nudge(&c.song.id, v, a, feedback, w.feedback);
+            let (adj, opinion) = feedback_nudge(&c.song.id, v, a, feedback, strength);
             let mut reason = vec![
                 emotion_phrase(&c.mood.reading, &seed.mood.reading),
                 format!("{dist:.2} from \"{}\"", seed.song.title),
