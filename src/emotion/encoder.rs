@@ -40,9 +40,7 @@ impl Encoder {
                 files.config().display()
             ))
         })?;
-        let tokenizer = Tokenizer::from_file(files.tokenizer()).map_err(|e| {
-            EngineError::Load(format!("cannot load {}: {e}", files.tokenizer().display()))
-        })?;
+        let tokenizer = load_tokenizer(&files.tokenizer())?;
         // The weights are memory-mapped; only the tensors are copied out, then the overlay replaces some of them.
         // SAFETY: the file was checked against its sha256 and is not modified while moodtape runs.
         let mmap = unsafe { candle_core::safetensors::MmapedSafetensors::new(files.weights()) }
@@ -75,15 +73,13 @@ impl Encoder {
     /// An encoder from parts built elsewhere (tests build a tiny random BERT this way).
     pub fn from_parts(
         model: BertModel,
-        mut tokenizer: Tokenizer,
+        tokenizer: Tokenizer,
         device: Device,
         hidden_size: usize,
     ) -> Encoder {
-        tokenizer.with_padding(None);
-        let _ = tokenizer.with_truncation(None);
         Encoder {
             model,
-            tokenizer,
+            tokenizer: plain(tokenizer),
             device,
             hidden_size,
             workers: 1,
@@ -120,22 +116,7 @@ impl Encoder {
 
     /// Token ids of each text with [CLS]/[SEP], cut to `MAX_TOKENS`.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, EngineError> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EngineError::Tokenize(e.to_string()))?;
-        Ok(encodings
-            .into_iter()
-            .map(|e| {
-                let mut ids = e.get_ids().to_vec();
-                if ids.len() > MAX_TOKENS {
-                    let last = ids[ids.len() - 1];
-                    ids.truncate(MAX_TOKENS - 1);
-                    ids.push(last);
-                }
-                ids
-            })
-            .collect())
+        tokenize_with(&self.tokenizer, texts, MAX_TOKENS)
     }
 
     /// Tokens in `text` without special tokens.
@@ -216,6 +197,43 @@ impl Encoder {
         }
         Ok(out)
     }
+}
+
+/// Loads `tokenizer.json` with its own padding and truncation turned off: the file pads every text to 128
+/// tokens, while moodtape pads each batch to its longest text and cuts texts in [`tokenize_with`].
+pub fn load_tokenizer(path: &std::path::Path) -> Result<Tokenizer, EngineError> {
+    let tokenizer = Tokenizer::from_file(path)
+        .map_err(|e| EngineError::Load(format!("cannot load {}: {e}", path.display())))?;
+    Ok(plain(tokenizer))
+}
+
+fn plain(mut tokenizer: Tokenizer) -> Tokenizer {
+    tokenizer.with_padding(None);
+    let _ = tokenizer.with_truncation(None);
+    tokenizer
+}
+
+/// Token ids of each text with [CLS]/[SEP], cut to `max` tokens (the closing [SEP] is kept).
+pub fn tokenize_with(
+    tokenizer: &Tokenizer,
+    texts: &[&str],
+    max: usize,
+) -> Result<Vec<Vec<u32>>, EngineError> {
+    let encodings = tokenizer
+        .encode_batch(texts.to_vec(), true)
+        .map_err(|e| EngineError::Tokenize(e.to_string()))?;
+    Ok(encodings
+        .into_iter()
+        .map(|e| {
+            let mut ids = e.get_ids().to_vec();
+            if ids.len() > max {
+                let last = ids[ids.len() - 1];
+                ids.truncate(max.saturating_sub(1));
+                ids.push(last);
+            }
+            ids
+        })
+        .collect())
 }
 
 /// A batch's index and its embeddings.

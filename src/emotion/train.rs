@@ -794,33 +794,13 @@ fn frozen_features(
     let vb =
         unsafe { VarBuilder::from_mmaped_safetensors(&[files.weights()], DType::F32, device) }?;
     let model = candle_transformers::models::bert::BertModel::load(vb, &config)?;
-    let mut tokenizer = tokenizers::Tokenizer::from_file(files.tokenizer())
-        .map_err(|e| TrainError::Io(format!("cannot load the tokenizer: {e}")))?;
-    // tokenizer.json pads every text to 128 tokens; batches are padded here instead, to their longest text.
-    tokenizer.with_padding(None);
-    let _ = tokenizer.with_truncation(None);
+    let tokenizer = super::encoder::load_tokenizer(&files.tokenizer())?;
     let mut out = Vec::new();
     let total: usize = sets.iter().map(|(_, t)| t.len()).sum();
     let mut done = 0usize;
     let t0 = Instant::now();
     for (name, texts) in sets {
-        let ids: Vec<Vec<u32>> = texts
-            .iter()
-            .map(|t| {
-                tokenizer
-                    .encode(*t, true)
-                    .map(|e| {
-                        let mut ids = e.get_ids().to_vec();
-                        if ids.len() > opts.max_tokens {
-                            let last = ids[ids.len() - 1];
-                            ids.truncate(opts.max_tokens - 1);
-                            ids.push(last);
-                        }
-                        ids
-                    })
-                    .map_err(|e| TrainError::Io(format!("cannot tokenize: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
+        let ids = super::encoder::tokenize_with(&tokenizer, texts, opts.max_tokens)?;
         let mut per: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
         for batch in super::encoder::length_batches(&ids, 64) {
             let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
