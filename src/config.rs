@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::emotion::device::{parse_device_name, DeviceName};
+use crate::lyrics::fetch::FetchSettings;
+use crate::lyrics::lrclib::LrclibSettings;
+use crate::player::{MpdSettings, MpdTarget};
+use crate::recommend::Weights;
+
 /// The shipped default configuration, identical to [`Config::default`] (a test keeps them equal).
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../data/config.toml");
 
@@ -122,13 +128,14 @@ pub struct Recommend {
 
 impl Default for Recommend {
     fn default() -> Self {
+        let w = Weights::DEFAULT;
         Recommend {
-            weight_emotion: 0.45,
-            weight_va: 0.40,
-            weight_lyrics: 0.15,
+            weight_emotion: w.emotion,
+            weight_va: w.va,
+            weight_lyrics: w.lyrics,
             limit: 20,
             journey_length: 10,
-            feedback_strength: 0.15,
+            feedback_strength: w.feedback,
         }
     }
 }
@@ -149,11 +156,70 @@ pub struct Mpd {
 
 impl Default for Mpd {
     fn default() -> Self {
+        let d = MpdSettings::default();
         Mpd {
-            host: "127.0.0.1".into(),
-            port: 6600,
-            password: String::new(),
+            host: d.host,
+            port: d.port,
+            password: d.password,
         }
+    }
+}
+
+impl Lyrics {
+    /// How the LRCLIB client talks to the server.
+    pub fn lrclib_settings(&self) -> LrclibSettings {
+        LrclibSettings::new(
+            &self.lrclib_url,
+            self.connect_timeout_s,
+            self.timeout_s,
+            self.retries,
+            self.requests_per_second,
+        )
+    }
+
+    /// What a lyrics fetch needs; `offline` is the `--offline` flag.
+    pub fn fetch_settings(&self, offline: bool) -> FetchSettings {
+        FetchSettings {
+            sources: self.sources.clone(),
+            offline: offline || !self.online,
+            lrclib: self.lrclib_settings(),
+            jobs: self
+                .max_concurrency
+                .clamp(1, crate::lyrics::fetch::MAX_JOBS),
+            not_found_ttl_days: self.not_found_ttl_days,
+        }
+    }
+}
+
+impl Recommend {
+    /// The ranking blend (negative weights count as 0).
+    pub fn weights(&self) -> Weights {
+        Weights {
+            emotion: self.weight_emotion.max(0.0),
+            va: self.weight_va.max(0.0),
+            lyrics: self.weight_lyrics.max(0.0),
+            feedback: self.feedback_strength.max(0.0),
+        }
+    }
+}
+
+impl Mpd {
+    /// Where MPD is, as configured.
+    pub fn settings(&self) -> MpdSettings {
+        MpdSettings {
+            host: self.host.clone(),
+            port: self.port,
+            password: self.password.clone(),
+        }
+    }
+
+    /// Where MPD is: the config, overridden by `MPD_HOST` and `MPD_PORT` as mpc reads them.
+    pub fn target(&self) -> MpdTarget {
+        MpdTarget::resolve(
+            &self.settings(),
+            std::env::var("MPD_HOST").ok().as_deref(),
+            std::env::var("MPD_PORT").ok().as_deref(),
+        )
     }
 }
 
@@ -292,28 +358,6 @@ impl Config {
     }
 }
 
-/// A device setting as written in config or on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceName {
-    Auto,
-    Cpu,
-    Cuda(usize),
-    Metal,
-}
-
-pub fn parse_device_name(text: &str) -> Option<DeviceName> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "auto" | "" => Some(DeviceName::Auto),
-        "cpu" => Some(DeviceName::Cpu),
-        "cuda" | "gpu" => Some(DeviceName::Cuda(0)),
-        "metal" => Some(DeviceName::Metal),
-        other => other
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse().ok())
-            .map(DeviceName::Cuda),
-    }
-}
-
 /// toml's message with the line number and the dotted key where it can be found.
 fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().to_string();
@@ -364,12 +408,5 @@ mod tests {
         let err =
             Config::parse("[lyrics]\ntimeout_s = \"soon\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("timeout_s"), "{err}");
-    }
-
-    #[test]
-    fn device_names() {
-        assert_eq!(parse_device_name("CUDA:1"), Some(DeviceName::Cuda(1)));
-        assert_eq!(parse_device_name("cpu"), Some(DeviceName::Cpu));
-        assert_eq!(parse_device_name("tpu"), None);
     }
 }

@@ -1,6 +1,22 @@
+//! The binary: parse the arguments and hand over to a face. `moodtape` alone opens the TUI; a subcommand runs on
+//! the command line. The faces never use each other; what one needs of the other is handed over here.
+
 fn main() {
     tune_allocator();
-    std::process::exit(moodtape::cli::main());
+    let code = match moodtape::cli::parse() {
+        Err(code) => code,
+        Ok(cli) => match cli.command {
+            None => moodtape::cli::finish(moodtape::tui::main(&cli.global.flags())),
+            Some(command) => moodtape::cli::run(
+                &cli.global,
+                command,
+                &moodtape::cli::Hooks {
+                    check_tui: moodtape::tui::check_config,
+                },
+            ),
+        },
+    };
+    std::process::exit(code);
 }
 
 /// The model allocates and frees many tensors of a few megabytes each; glibc's default serves those with fresh

@@ -12,9 +12,10 @@ use moodtape::emotion::analyze::{self, Which};
 use moodtape::emotion::encoder::Encoder;
 use moodtape::emotion::fetch::ModelFiles;
 use moodtape::emotion::heads::{Card, Heads};
-use moodtape::emotion::{model_key, mood_key, stored_mood, Engine};
-use moodtape::library::{Location, LyricsOrigin, Song};
-use moodtape::lyrics::LyricsRecord;
+use moodtape::emotion::{model_key, stored_mood, Engine};
+use moodtape::records::mood_key;
+use moodtape::records::LyricsRecord;
+use moodtape::records::{Location, LyricsOrigin, Song};
 use moodtape::store::Store;
 
 const WORDS: &str =
@@ -80,12 +81,12 @@ fn tiny_engine() -> Engine {
         format: 1,
         encoder: "tiny".into(),
         encoder_sha256: String::new(),
-        labels: moodtape::emotion::LABELS
+        labels: moodtape::records::LABELS
             .iter()
             .map(|s| s.to_string())
             .collect(),
         thresholds: vec![0.5; 28],
-        ekman: moodtape::emotion::EKMAN
+        ekman: moodtape::records::EKMAN
             .iter()
             .map(|s| s.to_string())
             .collect(),

@@ -542,7 +542,7 @@ fn escape_sequences_never_reach_the_store_or_the_terminal() {
     assert_eq!(counts(&summary), [1, 1, 0, 0, 0], "{summary}");
 
     let store = moodtape::store::Store::open(&env.db).unwrap();
-    let id = moodtape::library::SongId::for_names("Eve", "Escape", "");
+    let id = moodtape::records::SongId::for_names("Eve", "Escape", "");
     let record = store.lyrics.get(id.as_str()).unwrap().unwrap();
     drop(store);
     assert_eq!(record.text, "Red words here\nclear line");

@@ -8,9 +8,10 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use common::{json_out, moodtape, write_audio, Tags};
-use moodtape::library::{Location, LyricsOrigin, Song};
 use moodtape::lyrics::source::{CacheSource, Chain, Outcome, SidecarSource, TagSource};
-use moodtape::lyrics::{LyricsRecord, LyricsSource};
+use moodtape::lyrics::LyricsSource;
+use moodtape::records::LyricsRecord;
+use moodtape::records::{Location, LyricsOrigin, Song};
 use moodtape::store::Store;
 
 fn song_at(path: &Path) -> Song {

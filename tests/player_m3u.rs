@@ -8,8 +8,8 @@ mod common;
 use std::path::Path;
 
 use common::{moodtape, write_audio, Tags};
-use moodtape::library::{Location, Song};
 use moodtape::player::{parse_m3u8, write_m3u8};
+use moodtape::records::{Location, Song};
 
 fn tagged(dir: &Path, rel: &str, artist: &str, title: &str, seconds: u32) -> std::path::PathBuf {
     let path = dir.join(rel);

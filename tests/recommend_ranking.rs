@@ -3,10 +3,12 @@
 //! feedback reorders without hiding, and the same input always gives the same playlist.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use moodtape::emotion::{model_key, mood_key, MoodReading, Quadrant, SongMood, TextMood, LABELS};
-use moodtape::library::{Location, LyricsOrigin, Song, SongId};
-use moodtape::lyrics::LyricsRecord;
-use moodtape::recommend::{self as rec, Candidate, Feedback, Pick, Target, Weights};
+use moodtape::emotion::model_key;
+use moodtape::recommend::{self as rec, Candidate, Pick, Target, Weights};
+use moodtape::records::Feedback;
+use moodtape::records::LyricsRecord;
+use moodtape::records::{mood_key, MoodReading, Quadrant, SongMood, TextMood, LABELS};
+use moodtape::records::{Location, LyricsOrigin, Song, SongId};
 use moodtape::store::Store;
 
 const DIM: usize = 8;

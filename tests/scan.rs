@@ -5,7 +5,7 @@ mod common;
 
 use common::{retag, write_audio, Tags};
 use moodtape::library::scan::scan;
-use moodtape::library::LyricsOrigin;
+use moodtape::records::LyricsOrigin;
 use moodtape::store::Store;
 
 fn tags<'a>(artist: &'a str, title: &'a str, lyrics: Option<&'a str>) -> Tags<'a> {

@@ -7,8 +7,8 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use moodtape::library::{Location, LyricsOrigin, Song};
-use moodtape::lyrics::LyricsRecord;
+use moodtape::records::LyricsRecord;
+use moodtape::records::{Location, LyricsOrigin, Song};
 use moodtape::store::{export_jsonl, import_jsonl, ImportMode, Store, SCHEMA_VERSION};
 
 fn sample(n: usize) -> Vec<(Song, Option<LyricsRecord>)> {

@@ -5,13 +5,14 @@
 mod tui_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use moodtape::app::action::{Action, Pane};
-use moodtape::app::editor::EditOp;
-use moodtape::app::state::{App, Effect, JobState, ModelState, MoodState, SortKey};
-use moodtape::app::worker::{Event, RecommendRequest};
-use moodtape::emotion::Quadrant;
-use moodtape::library::{Location, Song};
-use moodtape::lyrics::LyricsRecord;
+use moodtape::records::LyricsRecord;
+use moodtape::records::Quadrant;
+use moodtape::records::{Location, Song};
+use moodtape::service::{Destination, Event, JobKind, JobStatus, Mode, ModelStatus};
+use moodtape::tui::action::{Action, Pane};
+use moodtape::tui::editor::EditOp;
+use moodtape::tui::layer::Layer;
+use moodtape::tui::state::{App, Effect, JobState, ModelState, MoodState, Reply, SortKey};
 use tui_support::*;
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -44,7 +45,7 @@ fn q_quits_but_not_while_typing() {
     assert_eq!(app.focus, Pane::Mood);
     press_str(&mut app, "quiet");
     assert!(!app.quit, "typing q into the mood input must not quit");
-    assert_eq!(app.mood_input.text(), "quiet");
+    assert_eq!(app.mood.input.text(), "quiet");
     press(&mut app, key(KeyCode::Esc));
     assert_eq!(app.focus, Pane::Library);
     press(&mut app, key(KeyCode::Char('/')));
@@ -100,12 +101,12 @@ fn mood_editor_moves_deletes_words_and_walks_history() {
     press(&mut app, key(KeyCode::Char('m')));
     press_str(&mut app, "so very tired");
     press(&mut app, ctrl('w'));
-    assert_eq!(app.mood_input.text(), "so very ");
+    assert_eq!(app.mood.input.text(), "so very ");
     press(&mut app, key(KeyCode::Home));
     press(&mut app, key(KeyCode::Right));
     press(&mut app, key(KeyCode::Right));
     press_str(&mut app, "!");
-    assert_eq!(app.mood_input.text(), "so! very ");
+    assert_eq!(app.mood.input.text(), "so! very ");
     press(&mut app, key(KeyCode::End));
     press_str(&mut app, "calm");
     let effects = press(&mut app, key(KeyCode::Enter));
@@ -120,11 +121,11 @@ fn mood_editor_moves_deletes_words_and_walks_history() {
     press(&mut app, key(KeyCode::Char('m')));
     press(&mut app, ctrl('u'));
     press(&mut app, key(KeyCode::Up));
-    assert_eq!(app.mood_input.text(), "second");
+    assert_eq!(app.mood.input.text(), "second");
     press(&mut app, key(KeyCode::Up));
-    assert_eq!(app.mood_input.text(), "so! very calm");
+    assert_eq!(app.mood.input.text(), "so! very calm");
     press(&mut app, key(KeyCode::Down));
-    assert_eq!(app.mood_input.text(), "second");
+    assert_eq!(app.mood.input.text(), "second");
 }
 
 #[test]
@@ -137,31 +138,39 @@ fn a_mood_is_read_in_the_background_then_fills_the_playlist() {
         panic!("no mood read asked for: {effects:?}");
     };
     assert_eq!(text, MOOD_TEXT);
-    assert_eq!(app.mood_state, MoodState::Reading { id });
+    assert_eq!(app.mood.state, MoodState::Reading { id });
     // The keys go to the playlist, where the answer lands.
     assert_eq!(app.focus, Pane::Playlist);
 
     // A stale answer is dropped.
     act(
         &mut app,
-        Action::Worker(Event::MoodRead {
+        Action::Reply(Reply::MoodRead {
             id: id + 100,
             mood: text_mood(),
         }),
     );
-    assert!(app.mood.is_none());
+    assert!(app.mood.current.is_none());
     let effects = act(
         &mut app,
-        Action::Worker(Event::MoodRead {
+        Action::Reply(Reply::MoodRead {
             id,
             mood: text_mood(),
         }),
     );
-    assert_eq!(app.mood.as_ref().unwrap().0, MOOD_TEXT);
+    assert_eq!(app.mood.current.as_ref().unwrap().0, MOOD_TEXT);
     let rid = match effects.as_slice() {
-        [Effect::Recommend(RecommendRequest::Match { id, limit, mood })] => {
-            assert_eq!(*limit, 20);
-            assert_eq!(mood, &text_mood());
+        [Effect::Recommend { id, request }] => {
+            // The limits are the core's (config `recommend.limit`), as for the CLI.
+            assert_eq!(request.limit, None);
+            assert!(!request.prepare);
+            match &request.mode {
+                Mode::Match { text, mood } => {
+                    assert_eq!(text, MOOD_TEXT);
+                    assert_eq!(mood.as_ref(), Some(&text_mood()));
+                }
+                other => panic!("expected a Match request, got {other:?}"),
+            }
             *id
         }
         other => panic!("expected one Match request, got {other:?}"),
@@ -170,18 +179,18 @@ fn a_mood_is_read_in_the_background_then_fills_the_playlist() {
     let old = picks(&app, 3);
     act(
         &mut app,
-        Action::Worker(Event::Picks {
+        Action::Reply(Reply::Playlist {
             id: rid - 1,
-            picks: old,
+            entries: old,
         }),
     );
     assert!(app.playlist.entries.is_empty());
     let new = picks(&app, 5);
     act(
         &mut app,
-        Action::Worker(Event::Picks {
+        Action::Reply(Reply::Playlist {
             id: rid,
-            picks: new,
+            entries: new,
         }),
     );
     assert_eq!(app.playlist.entries.len(), 5);
@@ -201,18 +210,24 @@ fn model_failure_is_reported_and_never_fatal() {
     act(&mut app, Action::Edit(EditOp::Submit));
     act(
         &mut app,
-        Action::Worker(Event::ModelFailed("no weights".into())),
+        Action::Service(Event::Model {
+            status: ModelStatus::Failed {
+                reason: "no weights".into(),
+            },
+        }),
     );
     assert_eq!(app.jobs.model, ModelState::Failed("no weights".into()));
-    assert_eq!(app.mood_state, MoodState::Failed("no weights".into()));
+    assert_eq!(app.mood.state, MoodState::Failed("no weights".into()));
     act(
         &mut app,
-        Action::Worker(Event::AnalysisFailed("disk full".into())),
+        job(
+            JobKind::Analysis,
+            JobStatus::Failed {
+                reason: "disk full".into(),
+            },
+        ),
     );
-    act(
-        &mut app,
-        Action::Worker(Event::JobError("MPD is away".into())),
-    );
+    act(&mut app, Action::Reply(Reply::Failed("MPD is away".into())));
     assert!(!app.quit);
     let screen = text(&draw(&app, 120, 40));
     assert!(screen.contains("model: no weights"), "{screen}");
@@ -231,12 +246,7 @@ fn analysis_streams_into_library_and_map_and_progress_shows() {
     assert!(first.contains("loading model"), "{first}");
     act(
         &mut app,
-        Action::Worker(Event::AnalysisProgress {
-            done: 8,
-            total: 123,
-            rate: 2.5,
-            eta_s: Some(46.0),
-        }),
+        running(JobKind::Analysis, 8, 123, 2.5, Some(46.0)),
     );
     let batch: Vec<_> = demo
         .iter()
@@ -245,11 +255,11 @@ fn analysis_streams_into_library_and_map_and_progress_shows() {
         .map(|(i, d)| {
             (
                 d.0.id.clone(),
-                moodtape::app::state::MoodSummary::of(&song_mood(i, &d.1, d.2).reading),
+                moodtape::records::MoodSummary::of(&song_mood(i, &d.1, d.2).reading),
             )
         })
         .collect();
-    act(&mut app, Action::Worker(Event::Moods(batch)));
+    act(&mut app, moods_stored(batch));
     assert_eq!(app.moods.iter().filter(|m| m.is_some()).count(), 8);
     assert!(matches!(
         app.jobs.analysis,
@@ -365,15 +375,15 @@ fn playlist_reorders_removes_likes_and_hands_songs_on() {
 
     let effects = press(&mut app, key(KeyCode::Char('+')));
     match effects.as_slice() {
-        [Effect::Recommend(RecommendRequest::Feedback {
+        [Effect::Feedback {
             song,
             liked: true,
-            mood,
+            reading,
             text,
-        })] => {
+        }] => {
             assert_eq!(song, &ids[1]);
             assert_eq!(text, MOOD_TEXT);
-            assert_eq!(mood, &text_mood().reading);
+            assert_eq!(reading, &text_mood().reading);
         }
         other => panic!("{other:?}"),
     }
@@ -384,10 +394,12 @@ fn playlist_reorders_removes_likes_and_hands_songs_on() {
 
     let effects = press(&mut app, key(KeyCode::Char('e')));
     assert!(
-        matches!(effects.as_slice(), [Effect::Export { songs, hint }] if songs.len() == ids.len() - 1 && hint == MOOD_TEXT)
+        matches!(effects.as_slice(), [Effect::Deliver { songs, to }] if songs.len() == ids.len() - 1 && to.export.as_deref() == Some(MOOD_TEXT) && to.mpd.is_none())
     );
     let effects = press(&mut app, key(KeyCode::Char('p')));
-    assert!(matches!(effects.as_slice(), [Effect::SendMpd(songs)] if songs.len() == ids.len() - 1));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Deliver { songs, to }] if songs.len() == ids.len() - 1 && to.mpd == Some(true) && to.export.is_none())
+    );
     // No player command configured: a message, not a crash.
     let effects = press(&mut app, key(KeyCode::Char('o')));
     assert!(effects.is_empty());
@@ -399,33 +411,23 @@ fn playlist_reorders_removes_likes_and_hands_songs_on() {
         .1
         .contains("player.command"));
     // An edited playlist is not replaced by later analyses.
-    act(
-        &mut app,
-        Action::Worker(Event::AnalysisProgress {
-            done: 16,
-            total: 20,
-            rate: 1.0,
-            eta_s: None,
-        }),
-    );
+    let fresh = fresh_analyses(&app);
+    let effects = act(&mut app, fresh);
+    assert!(effects.is_empty(), "{effects:?}");
     assert!(app.playlist.pending.is_none());
 }
 
 #[test]
 fn an_untouched_playlist_is_ranked_again_as_analysis_goes() {
     let mut app = app_with_mood();
-    let effects = act(
-        &mut app,
-        Action::Worker(Event::AnalysisProgress {
-            done: 16,
-            total: 40,
-            rate: 1.0,
-            eta_s: None,
-        }),
-    );
+    // Progress alone asks for nothing; stored analyses do.
+    let effects = act(&mut app, running(JobKind::Analysis, 16, 40, 1.0, None));
+    assert!(effects.is_empty(), "{effects:?}");
+    let fresh = fresh_analyses(&app);
+    let effects = act(&mut app, fresh);
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Recommend(RecommendRequest::Match { .. })]
+        [Effect::Recommend { request, .. }] if matches!(request.mode, Mode::Match { .. })
     ));
 }
 
@@ -444,30 +446,30 @@ fn map_cursor_moves_with_hjkl_and_clicks_and_enter_recommends_near_it() {
     press(&mut app, key(KeyCode::Char('2')));
     assert_eq!(app.focus, Pane::Map);
     press_str(&mut app, "lllkk");
-    assert_eq!(app.cursor, (0.3, 0.2));
+    assert_eq!(app.map.cursor, (0.3, 0.2));
     press(&mut app, key(KeyCode::Left));
     press(&mut app, key(KeyCode::Down));
-    assert_eq!(app.cursor, (0.2, 0.1));
+    assert_eq!(app.map.cursor, (0.2, 0.1));
     let effects = press(&mut app, key(KeyCode::Enter));
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Recommend(RecommendRequest::Near { valence, arousal, limit: 20, .. })] if *valence == 0.2 && *arousal == 0.1
+        [Effect::Recommend { request, .. }] if request.mode == Mode::Near { valence: 0.2, arousal: 0.1 } && request.limit.is_none()
     ));
     // A click on the map moves the cursor there.
     let area = ratatui::layout::Rect::new(0, 0, 120, 40);
-    let a = moodtape::ui::areas(area, &app).unwrap();
+    let a = moodtape::tui::view::areas(area, &app).unwrap();
     let inner = ratatui::widgets::Block::bordered().inner(a.map);
-    let action = moodtape::ui::click_action(area, &app, inner.x, inner.y).unwrap();
+    let action = moodtape::tui::view::click_action(area, &app, inner.x, inner.y).unwrap();
     act(&mut app, action);
-    let r = app.map_range;
+    let r = app.map.range;
     assert!(
-        app.cursor.0 < -0.9 * r && app.cursor.1 > 0.8 * r,
+        app.map.cursor.0 < -0.9 * r && app.map.cursor.1 > 0.8 * r,
         "{:?} on a map of ±{r}",
-        app.cursor
+        app.map.cursor
     );
     // The cursor stays on the map.
     press_str(&mut app, "hhhhkkkk");
-    assert_eq!(app.cursor, (-r, r));
+    assert_eq!(app.map.cursor, (-r, r));
 }
 
 /// The demo library squeezed towards the centre, as real songs are (valence and arousal mostly within ±0.4).
@@ -475,18 +477,18 @@ fn squeezed_app(factor: f32) -> App {
     let demo = demo();
     let songs: Vec<Song> = demo.iter().map(|d| d.0.clone()).collect();
     let mut app = App::new(songs, options());
-    assert_eq!(app.map_range, 1.0, "nothing analyzed: the whole plane");
+    assert_eq!(app.map.range, 1.0, "nothing analyzed: the whole plane");
     let batch: Vec<_> = demo
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let mut m = moodtape::app::state::MoodSummary::of(&song_mood(i, &d.1, d.2).reading);
+            let mut m = moodtape::records::MoodSummary::of(&song_mood(i, &d.1, d.2).reading);
             m.valence *= factor;
             m.arousal *= factor;
             (d.0.id.clone(), m)
         })
         .collect();
-    act(&mut app, Action::Worker(Event::Moods(batch)));
+    act(&mut app, moods_stored(batch));
     app
 }
 
@@ -494,14 +496,14 @@ fn squeezed_app(factor: f32) -> App {
 fn the_map_fits_the_library_and_keeps_real_units() {
     let mut app = squeezed_app(0.45);
     // 95% of the songs reach at most 0.9 x 0.45 on both axes.
-    assert_eq!(app.map_range, 0.4);
+    assert_eq!(app.map.range, 0.4);
     let screen = text(&draw(&app, 120, 40));
     assert!(screen.contains("±0.40"), "{screen}");
     // Clicks and the cursor speak valence and arousal, within the map's range.
     let area = ratatui::layout::Rect::new(0, 0, 120, 40);
-    let a = moodtape::ui::areas(area, &app).unwrap();
+    let a = moodtape::tui::view::areas(area, &app).unwrap();
     let inner = ratatui::widgets::Block::bordered().inner(a.map);
-    let action = moodtape::ui::click_action(area, &app, inner.right() - 1, inner.y).unwrap();
+    let action = moodtape::tui::view::click_action(area, &app, inner.right() - 1, inner.y).unwrap();
     let Action::MapClick { valence, arousal } = action else {
         panic!("{action:?}");
     };
@@ -509,17 +511,17 @@ fn the_map_fits_the_library_and_keeps_real_units() {
     assert!(arousal > 0.3 && arousal <= 0.4, "{arousal}");
     act(&mut app, action);
     press_str(&mut app, "llll");
-    assert_eq!(app.cursor.0, 0.4);
+    assert_eq!(app.map.cursor.0, 0.4);
     press_str(&mut app, "hh");
-    assert_eq!(app.cursor.0, 0.3, "a zoomed-in map steps 0.05");
+    assert_eq!(app.map.cursor.0, 0.3, "a zoomed-in map steps 0.05");
     let effects = press(&mut app, key(KeyCode::Enter));
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Recommend(RecommendRequest::Near { valence, .. })] if *valence == 0.3
+        [Effect::Recommend { request, .. }] if matches!(request.mode, Mode::Near { valence, .. } if valence == 0.3)
     ));
     // A library of nearly neutral songs still gets a map of ±0.25; a wide one never more than ±1.
-    assert_eq!(squeezed_app(0.05).map_range, 0.25);
-    assert_eq!(squeezed_app(3.0).map_range, 1.0);
+    assert_eq!(squeezed_app(0.05).map.range, 0.25);
+    assert_eq!(squeezed_app(3.0).map.range, 1.0);
 }
 
 #[test]
@@ -527,7 +529,7 @@ fn a_journey_needs_a_mood_first() {
     let mut app = demo_app();
     let effects = press(&mut app, key(KeyCode::Char('t')));
     assert!(effects.is_empty());
-    assert!(!app.journey_prompt);
+    assert!(app.layer() != Layer::JourneyPrompt);
     let (error, text) = app.jobs.message.clone().unwrap();
     assert!(
         error && text.contains("press m and type how you feel"),
@@ -544,34 +546,35 @@ fn t_then_a_quadrant_asks_for_a_journey_that_fills_the_playlist() {
     let focus = app.focus;
     // Esc cancels the prompt and nothing else.
     press(&mut app, key(KeyCode::Char('t')));
-    assert!(app.journey_prompt);
+    assert!(app.layer() == Layer::JourneyPrompt);
     let effects = press(&mut app, key(KeyCode::Esc));
-    assert!(effects.is_empty() && !app.journey_prompt);
+    assert!(effects.is_empty() && app.layer() != Layer::JourneyPrompt);
     assert_eq!(app.focus, focus);
 
     assert!(press(&mut app, key(KeyCode::Char('t'))).is_empty());
-    let status = text(&draw_pane(&app, 120, 1, moodtape::ui::status::draw));
+    let status = text(&draw_pane(&app, 120, 1, moodtape::tui::view::status::draw));
     assert!(
         status.contains("journey to: 1 Q1 joyful/energetic"),
         "{status}"
     );
     assert!(status.contains("4 Q4 calm/tender"), "{status}");
     let effects = press(&mut app, key(KeyCode::Char('4')));
-    assert!(!app.journey_prompt);
+    assert!(app.layer() != Layer::JourneyPrompt);
     assert_eq!(
         app.focus, focus,
         "4 picked the quadrant, not the lyrics pane"
     );
     let rid = match effects.as_slice() {
-        [Effect::Recommend(RecommendRequest::Journey {
-            id,
-            from,
-            to,
-            steps,
-        })] => {
-            assert_eq!(from, &text_mood());
-            assert_eq!(*to, Quadrant::Q4);
-            assert_eq!(*steps, 10, "config recommend.journey_length");
+        [Effect::Recommend { id, request }] => {
+            assert_eq!(
+                request.mode,
+                Mode::Journey {
+                    text: MOOD_TEXT.into(),
+                    mood: Some(text_mood()),
+                    to: Destination::Quadrant(Quadrant::Q4),
+                }
+            );
+            assert_eq!(request.limit, None, "the core's recommend.journey_length");
             *id
         }
         other => panic!("expected one Journey request, got {other:?}"),
@@ -579,9 +582,9 @@ fn t_then_a_quadrant_asks_for_a_journey_that_fills_the_playlist() {
     let journey = picks(&app, 10);
     act(
         &mut app,
-        Action::Worker(Event::Picks {
+        Action::Reply(Reply::Playlist {
             id: rid,
-            picks: journey,
+            entries: journey,
         }),
     );
     assert_eq!(app.playlist.entries.len(), 10);
@@ -591,43 +594,30 @@ fn t_then_a_quadrant_asks_for_a_journey_that_fills_the_playlist() {
     assert!(screen.contains("journey: I miss her"), "{screen}");
 
     // New analyses rank the untouched journey again.
-    let effects = act(
-        &mut app,
-        Action::Worker(Event::AnalysisProgress {
-            done: 16,
-            total: 40,
-            rate: 1.0,
-            eta_s: None,
-        }),
-    );
+    let fresh = fresh_analyses(&app);
+    let effects = act(&mut app, fresh);
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Recommend(RecommendRequest::Journey {
-            to: Quadrant::Q4,
-            ..
-        })]
+        [Effect::Recommend { request, .. }]
+            if matches!(request.mode, Mode::Journey { to: Destination::Quadrant(Quadrant::Q4), .. })
     ));
 }
 
 #[test]
-fn the_journey_key_comes_from_the_keymap_and_its_length_from_the_config() {
+fn the_journey_key_comes_from_the_keymap() {
     let mut app = app_with_mood();
     let mut overrides = std::collections::BTreeMap::new();
     overrides.insert("journey".to_string(), vec!["ctrl-j".to_string()]);
-    app.options.keymap = moodtape::app::keymap::Keymap::with_overrides(&overrides).unwrap();
-    app.options.journey_length = 6;
+    app.options.keymap = moodtape::tui::keymap::Keymap::with_overrides(&overrides).unwrap();
     press(&mut app, key(KeyCode::Char('t')));
-    assert!(!app.journey_prompt);
+    assert!(app.layer() != Layer::JourneyPrompt);
     press(&mut app, ctrl('j'));
-    assert!(app.journey_prompt);
+    assert!(app.layer() == Layer::JourneyPrompt);
     let effects = press(&mut app, key(KeyCode::Char('1')));
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Recommend(RecommendRequest::Journey {
-            to: Quadrant::Q1,
-            steps: 6,
-            ..
-        })]
+        [Effect::Recommend { request, .. }]
+            if matches!(request.mode, Mode::Journey { to: Destination::Quadrant(Quadrant::Q1), .. })
     ));
     press(&mut app, key(KeyCode::Char('?')));
     let screen = text(&draw(&app, 120, 40));
@@ -639,9 +629,10 @@ fn mouse_clicks_focus_and_select_and_the_wheel_scrolls() {
     let mut app = demo_app();
     let area = ratatui::layout::Rect::new(0, 0, 120, 40);
     draw(&app, 120, 40);
-    let a = moodtape::ui::areas(area, &app).unwrap();
+    let a = moodtape::tui::view::areas(area, &app).unwrap();
     // The third list row of the library (below the border and the header).
-    let action = moodtape::ui::click_action(area, &app, a.library.x + 5, a.library.y + 4).unwrap();
+    let action =
+        moodtape::tui::view::click_action(area, &app, a.library.x + 5, a.library.y + 4).unwrap();
     assert_eq!(
         action,
         Action::Click {
@@ -659,7 +650,7 @@ fn mouse_clicks_focus_and_select_and_the_wheel_scrolls() {
         },
     );
     assert_eq!(app.library.selected, 5);
-    let action = moodtape::ui::click_action(area, &app, a.mood.x + 3, a.mood.y + 1).unwrap();
+    let action = moodtape::tui::view::click_action(area, &app, a.mood.x + 3, a.mood.y + 1).unwrap();
     act(&mut app, action);
     assert_eq!(app.focus, Pane::Mood);
 }
@@ -672,9 +663,9 @@ fn help_opens_lists_the_active_keymap_and_closes_with_esc() {
         "like".to_string(),
         vec!["L".to_string(), "ctrl-l".to_string()],
     );
-    app.options.keymap = moodtape::app::keymap::Keymap::with_overrides(&overrides).unwrap();
+    app.options.keymap = moodtape::tui::keymap::Keymap::with_overrides(&overrides).unwrap();
     press(&mut app, key(KeyCode::Char('?')));
-    assert!(app.help);
+    assert!(app.help_scroll().is_some());
     let screen = text(&draw(&app, 120, 40));
     assert!(screen.contains("L ctrl-l"), "{screen}");
     assert!(screen.contains("like (playlist)"));
@@ -682,21 +673,21 @@ fn help_opens_lists_the_active_keymap_and_closes_with_esc() {
     press(&mut app, key(KeyCode::Char('2')));
     assert_eq!(app.focus, Pane::Library);
     press(&mut app, key(KeyCode::Esc));
-    assert!(!app.help);
+    assert!(app.help_scroll().is_none());
 }
 
 #[test]
 fn lyrics_follow_the_selection_and_scroll() {
     let mut app = demo_app();
     let first = app.current_song().unwrap();
-    assert_eq!(app.detail.as_ref().unwrap().id, app.songs[first].id);
+    assert_eq!(app.lyrics.detail.as_ref().unwrap().id, app.songs[first].id);
     press(&mut app, key(KeyCode::Char('j')));
     let second = app.current_song().unwrap();
     assert_ne!(first, second);
-    assert_eq!(app.detail.as_ref().unwrap().id, app.songs[second].id);
+    assert_eq!(app.lyrics.detail.as_ref().unwrap().id, app.songs[second].id);
     press(&mut app, key(KeyCode::Char('4')));
     press_str(&mut app, "jj");
-    assert_eq!(app.lyrics_scroll, 2);
+    assert_eq!(app.lyrics.scroll, 2);
 }
 
 #[test]
@@ -750,14 +741,14 @@ fn lyrics_and_names_with_escape_sequences_draw_as_plain_text() {
     let mut song = Song::new("Safe", "Title", "", Location::None);
     song.artist = "Evil\u{1b}[31m Red\u{1b}[0m".into();
     song.title = "Bell\u{7}\u{1b}]0;owned\u{7} Song".into();
-    song.lyrics_origin = Some(moodtape::library::LyricsOrigin::Manual);
-    let mut lyrics = LyricsRecord::new("x", moodtape::library::LyricsOrigin::Manual);
+    song.lyrics_origin = Some(moodtape::records::LyricsOrigin::Manual);
+    let mut lyrics = LyricsRecord::new("x", moodtape::records::LyricsOrigin::Manual);
     lyrics.text = "first \u{1b}[2J\u{1b}[Hline\nsecond \u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\ line\u{9b}31m".into();
     let id = song.id.clone();
     let mut app = App::new(vec![song], options());
     app.update(Action::FocusLyrics);
     app.take_effects();
-    app.update(Action::Worker(Event::Detail {
+    app.update(Action::Reply(Reply::Detail {
         id,
         lyrics: Some(lyrics),
         mood: None,
@@ -834,23 +825,9 @@ fn snapshot_layouts() {
         let mut app = demo_app();
         act(
             &mut app,
-            Action::Worker(Event::AnalysisProgress {
-                done: 40,
-                total: 124,
-                rate: 3.2,
-                eta_s: Some(26.0),
-            }),
+            running(JobKind::Analysis, 40, 124, 3.2, Some(26.0)),
         );
-        act(
-            &mut app,
-            Action::Worker(Event::LyricsProgress {
-                done: 3,
-                total: 10,
-                found: 2,
-                rate: 1.5,
-                eta_s: Some(5.0),
-            }),
-        );
+        act(&mut app, running(JobKind::Lyrics, 3, 10, 1.5, Some(5.0)));
         act(&mut app, Action::FocusMood);
         type_text(&mut app, "restless but hopeful");
         act(&mut app, Action::Edit(EditOp::Submit));
@@ -868,25 +845,30 @@ fn snapshot_panes() {
     for (w, h) in [(40, 8), (60, 16)] {
         insta::assert_snapshot!(
             format!("pane_library_{w}x{h}"),
-            text(&draw_pane(&app, w, h, moodtape::ui::library::draw))
+            text(&draw_pane(&app, w, h, moodtape::tui::view::library::draw))
         );
         insta::assert_snapshot!(
             format!("pane_map_{w}x{h}"),
-            text(&draw_pane(&app, w, h, moodtape::ui::map::draw))
+            text(&draw_pane(&app, w, h, moodtape::tui::view::map::draw))
         );
         insta::assert_snapshot!(
             format!("pane_playlist_{w}x{h}"),
-            text(&draw_pane(&app, w, h, moodtape::ui::playlist::draw))
+            text(&draw_pane(&app, w, h, moodtape::tui::view::playlist::draw))
         );
         insta::assert_snapshot!(
             format!("pane_lyrics_{w}x{h}"),
-            text(&draw_pane(&lyrics_app, w, h, moodtape::ui::lyrics::draw))
+            text(&draw_pane(
+                &lyrics_app,
+                w,
+                h,
+                moodtape::tui::view::lyrics::draw
+            ))
         );
     }
     for (w, h) in [(80, 5), (120, 8)] {
         insta::assert_snapshot!(
             format!("pane_mood_{w}x{h}"),
-            text(&draw_pane(&app, w, h, moodtape::ui::mood::draw))
+            text(&draw_pane(&app, w, h, moodtape::tui::view::mood::draw))
         );
     }
     let mut journey_app = app_with_mood();
@@ -894,11 +876,16 @@ fn snapshot_panes() {
     for w in [80, 120] {
         insta::assert_snapshot!(
             format!("pane_status_{w}x1"),
-            text(&draw_pane(&app, w, 1, moodtape::ui::status::draw))
+            text(&draw_pane(&app, w, 1, moodtape::tui::view::status::draw))
         );
         insta::assert_snapshot!(
             format!("pane_status_journey_{w}x1"),
-            text(&draw_pane(&journey_app, w, 1, moodtape::ui::status::draw))
+            text(&draw_pane(
+                &journey_app,
+                w,
+                1,
+                moodtape::tui::view::status::draw
+            ))
         );
     }
 }
@@ -911,7 +898,7 @@ fn quadrant_colours_come_from_the_theme() {
     let theme = theme();
     let mut seen = 0;
     let area = ratatui::layout::Rect::new(0, 0, 120, 40);
-    let lib = moodtape::ui::areas(area, &app).unwrap().library;
+    let lib = moodtape::tui::view::areas(area, &app).unwrap().library;
     for pos in lib.positions() {
         let cell = &buf[(pos.x, pos.y)];
         let q = match cell.symbol() {

@@ -1,11 +1,13 @@
 //! `db` and `config`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use super::{print_json, Context};
+use super::{absolute, call, print_json};
+use crate::server::Core;
+use crate::service::{Answer, Call, Context};
 use crate::store::{self, ImportMode, Store};
 
 #[derive(Debug, Subcommand)]
@@ -38,15 +40,13 @@ pub enum ConfigCommand {
     Check,
 }
 
-pub fn run_db(ctx: &Context, cmd: DbCommand) -> anyhow::Result<i32> {
+pub fn run_db(core: &Core, cmd: DbCommand) -> anyhow::Result<i32> {
     match cmd {
-        DbCommand::Path => {
-            println!("{}", ctx.db_path.display());
-            Ok(0)
-        }
         DbCommand::Check { json } => {
-            let store = Store::open(&ctx.db_path)?;
-            let report = store::check(&store);
+            let report = match call(core, Call::DbCheck, true)? {
+                Answer::Checked(r) => r,
+                other => return Err(other.unexpected("db check").into()),
+            };
             if json {
                 print_json(&report)?;
             } else {
@@ -84,49 +84,51 @@ pub fn run_db(ctx: &Context, cmd: DbCommand) -> anyhow::Result<i32> {
             Ok(if report.is_healthy() { 0 } else { 1 })
         }
         DbCommand::Export { file } => {
-            let store = Store::open(&ctx.db_path)?;
-            let tmp = file.with_extension("jsonl.partial");
-            let out = std::fs::File::create(&tmp)
-                .with_context(|| format!("cannot create {}", tmp.display()))?;
-            let mut out = std::io::BufWriter::new(out);
-            let n = store::export_jsonl(&store, &mut out)?;
-            drop(out);
-            std::fs::rename(&tmp, &file)
-                .with_context(|| format!("cannot write {}", file.display()))?;
-            eprintln!("exported {n} records to {}", file.display());
+            let path = absolute(&file);
+            let records = match call(core, Call::DbExport { path }, true)? {
+                Answer::Exported { records, .. } => records,
+                other => return Err(other.unexpected("db export").into()),
+            };
+            eprintln!("exported {records} records to {}", file.display());
             Ok(0)
         }
-        DbCommand::Import { file, replace } => {
-            let store = Store::open(&ctx.db_path)?;
-            let input = std::fs::File::open(&file)
-                .with_context(|| format!("cannot open {}", file.display()))?;
-            let mode = if replace {
-                ImportMode::Replace
-            } else {
-                ImportMode::Merge
-            };
-            let summary = store::import_jsonl(&store, &mut std::io::BufReader::new(input), mode)
-                .with_context(|| format!("cannot restore {}", file.display()))?;
-            eprintln!(
-                "restored {} records into {}",
-                summary.records,
-                store.path().display()
-            );
-            Ok(0)
+        DbCommand::Import { .. } | DbCommand::Path => {
+            anyhow::bail!("this db command does not run on the core")
         }
     }
 }
 
-pub fn run_config(ctx: &Context, cmd: ConfigCommand) -> anyhow::Result<i32> {
+/// `db import`: restores into the database directly; a running moodtape must be closed first.
+pub fn run_restore(ctx: &Context, file: &Path, replace: bool) -> anyhow::Result<i32> {
+    let store = Store::open(&ctx.db_path)?;
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mode = if replace {
+        ImportMode::Replace
+    } else {
+        ImportMode::Merge
+    };
+    let summary = store::import_jsonl(&store, &mut std::io::BufReader::new(input), mode)
+        .with_context(|| format!("cannot restore {}", file.display()))?;
+    eprintln!(
+        "restored {} records into {}",
+        summary.records,
+        store.path().display()
+    );
+    Ok(0)
+}
+
+/// `config`; `check_tui` checks the TUI's own settings (keys, theme) the way the TUI reads them.
+pub fn run_config(
+    ctx: &Context,
+    cmd: ConfigCommand,
+    check_tui: &dyn Fn(&Context) -> anyhow::Result<()>,
+) -> anyhow::Result<i32> {
     match cmd {
         ConfigCommand::Path => println!("{}", ctx.config_path.display()),
         ConfigCommand::Default => print!("{}", crate::config::DEFAULT_CONFIG_TOML),
         ConfigCommand::Check => {
-            // The TUI's settings are checked the way the TUI reads them.
-            crate::app::keymap::Keymap::with_overrides(&ctx.config.keys)
-                .map_err(|e| anyhow::anyhow!("config file {}: {e}", ctx.config_path.display()))?;
-            crate::ui::theme::Theme::load(&ctx.theme, &ctx.paths.config_dir, false)
-                .map_err(anyhow::Error::msg)?;
+            check_tui(ctx)?;
             eprintln!("{}: ok", ctx.config_path.display());
             print!("{}", toml::to_string_pretty(&ctx.config)?);
         }

@@ -7,10 +7,11 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::view::SongView;
-use super::{print_json, Context};
-use crate::library::import::{import_file, ColumnMap, Format};
-use crate::library::{format_duration, scan, search, Song};
-use crate::store::Store;
+use super::{absolute, call, print_json};
+use crate::library::import::{ColumnMap, Format};
+use crate::records::format_duration;
+use crate::server::Core;
+use crate::service::{Answer, Call, ImportRequest, SongInfo};
 
 #[derive(Debug, Subcommand)]
 pub enum LibraryCommand {
@@ -69,22 +70,25 @@ struct SongList {
     songs: Vec<SongView>,
 }
 
-pub fn run_library(ctx: &Context, cmd: LibraryCommand) -> anyhow::Result<i32> {
-    let store = ctx.open_store()?;
-    let songs = store.all_songs()?;
+pub fn run_library(core: &Core, cmd: LibraryCommand) -> anyhow::Result<i32> {
     match cmd {
-        LibraryCommand::List { json } => print_songs(ctx, &store, songs.iter().collect(), json)?,
+        LibraryCommand::List { json } => {
+            let songs = songs(core, None, None)?;
+            print_songs(&songs, json)?;
+        }
         LibraryCommand::Search { query, json, limit } => {
-            let hits = search::search(&songs, &query);
-            let found: Vec<&Song> = hits.iter().take(limit).map(|m| &songs[m.index]).collect();
-            print_songs(ctx, &store, found, json)?;
+            let songs = songs(core, Some(query), Some(limit))?;
+            print_songs(&songs, json)?;
         }
         LibraryCommand::Stats { json } => {
-            let stats = crate::app::stats::LibraryStats::compute(&store, &songs, ctx)?;
+            let stats = match call(core, Call::Stats, true)? {
+                Answer::Stats(s) => s,
+                other => return Err(other.unexpected("stats").into()),
+            };
             if json {
                 print_json(&stats)?;
             } else {
-                println!("database      {}", store.path().display());
+                println!("database      {}", stats.database);
                 println!("songs         {}", stats.songs);
                 println!("with lyrics   {}", stats.with_lyrics);
                 println!("instrumental  {}", stats.instrumental);
@@ -98,14 +102,23 @@ pub fn run_library(ctx: &Context, cmd: LibraryCommand) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn print_songs(ctx: &Context, store: &Store, songs: Vec<&Song>, json: bool) -> anyhow::Result<()> {
-    let moods = crate::app::stats::moods_for(store, ctx, &songs)?;
+fn songs(
+    core: &Core,
+    query: Option<String>,
+    limit: Option<usize>,
+) -> anyhow::Result<Vec<SongInfo>> {
+    match call(core, Call::Songs { query, limit }, true)? {
+        Answer::Songs { songs } => Ok(songs),
+        other => Err(other.unexpected("songs").into()),
+    }
+}
+
+fn print_songs(songs: &[SongInfo], json: bool) -> anyhow::Result<()> {
     if json {
         let list = SongList {
             songs: songs
                 .iter()
-                .zip(&moods)
-                .map(|(s, m)| SongView::new(s, m.as_ref()))
+                .map(|s| SongView::new(&s.song, s.reading.as_ref()))
                 .collect(),
         };
         return print_json(&list);
@@ -113,12 +126,12 @@ fn print_songs(ctx: &Context, store: &Store, songs: Vec<&Song>, json: bool) -> a
     if songs.is_empty() {
         eprintln!("no songs");
     }
-    for (song, mood) in songs.iter().zip(&moods) {
-        let mood = match mood {
-            Some(m) => format!(
+    for SongInfo { song, reading } in songs {
+        let mood = match reading {
+            Some(r) => format!(
                 "{} {}",
-                m.reading.quadrant(),
-                m.reading.top_emotion().map(|l| l.label).unwrap_or_default()
+                r.quadrant(),
+                r.top_emotion().map(|l| l.label).unwrap_or_default()
             ),
             None if song.instrumental => "instrumental".to_string(),
             None if !song.has_lyrics() => "no lyrics".to_string(),
@@ -136,25 +149,34 @@ fn print_songs(ctx: &Context, store: &Store, songs: Vec<&Song>, json: bool) -> a
     Ok(())
 }
 
-pub fn run_scan(ctx: &Context, args: ScanArgs) -> anyhow::Result<i32> {
+pub fn run_scan(core: &Core, args: ScanArgs) -> anyhow::Result<i32> {
     if args.mpd {
-        // The store is dropped at the end of this statement: the scan below opens it again, and only one may be open.
-        super::recommend_cmd::run_scan_mpd(ctx, &ctx.open_store()?, args.json)?;
+        let report = match call(core, Call::ScanMpd, args.json)? {
+            Answer::MpdImported(r) => r,
+            other => return Err(other.unexpected("scan --mpd").into()),
+        };
+        if args.json {
+            print_json(&report)?;
+        } else {
+            println!(
+                "MPD at {}: {} songs ({} new, {} updated, {} removed, {} with lyrics from their files)",
+                report.mpd,
+                report.songs,
+                report.added,
+                report.updated,
+                report.removed,
+                report.lyrics_found
+            );
+        }
         if args.dirs.is_empty() {
             return Ok(0);
         }
     }
-    let store = ctx.open_store()?;
-    let mut last_report = std::time::Instant::now();
-    let summary = scan::scan(&store, &args.dirs, &mut |p| {
-        if !args.json && last_report.elapsed().as_millis() > 200 {
-            eprintln!(
-                "scanned {} files, {} songs committed",
-                p.files_seen, p.committed
-            );
-            last_report = std::time::Instant::now();
-        }
-    })?;
+    let dirs = args.dirs.iter().map(|d| absolute(d)).collect();
+    let summary = match call(core, Call::Scan { dirs }, args.json)? {
+        Answer::Scanned(s) => s,
+        other => return Err(other.unexpected("scan").into()),
+    };
     if args.json {
         print_json(&summary)?;
     } else {
@@ -177,7 +199,7 @@ pub fn run_scan(ctx: &Context, args: ScanArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn run_import(ctx: &Context, args: ImportArgs) -> anyhow::Result<i32> {
+pub fn run_import(core: &Core, args: ImportArgs) -> anyhow::Result<i32> {
     let format = match &args.format {
         Some(f) => Format::parse(f)
             .with_context(|| format!("unknown format {f:?}; use csv, tsv or jsonl"))?,
@@ -188,22 +210,19 @@ pub fn run_import(ctx: &Context, args: ImportArgs) -> anyhow::Result<i32> {
             )
         })?,
     };
-    let map = ColumnMap::parse(args.map.as_deref().unwrap_or(""))?;
-    let store = ctx.open_store()?;
-    let mut last_report = std::time::Instant::now();
-    let summary = import_file(
-        &store,
-        &args.file,
+    let map = args.map.clone().unwrap_or_default();
+    // A bad mapping is a usage error, found before the database is touched.
+    ColumnMap::parse(&map)?;
+    let request = ImportRequest {
+        file: absolute(&args.file),
         format,
-        &map,
-        !args.no_header,
-        &mut |committed| {
-            if last_report.elapsed().as_millis() > 200 {
-                eprintln!("{committed} songs committed");
-                last_report = std::time::Instant::now();
-            }
-        },
-    )?;
+        map,
+        header: !args.no_header,
+    };
+    let summary = match call(core, Call::Import { request }, args.json)? {
+        Answer::Imported(s) => s,
+        other => return Err(other.unexpected("import").into()),
+    };
     if args.json {
         print_json(&summary)?;
     } else {

@@ -1,17 +1,15 @@
 //! `lyrics fetch` and `lyrics show`.
 
-use std::sync::atomic::AtomicBool;
-
 use anyhow::bail;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::{print_json, Context};
-use crate::library::{search, Song, SongId};
-use crate::lyrics::fetch::{fetch, FetchOptions, FetchSettings, FetchSummary};
+use super::{call, print_json};
+use crate::lyrics::fetch::{FetchFailure, FetchSummary};
 use crate::lyrics::lrc;
 use crate::sanitize::{clean_line, clean_lyrics};
-use crate::store::Store;
+use crate::server::Core;
+use crate::service::{Answer, Call};
 
 #[derive(Debug, Subcommand)]
 pub enum LyricsCommand {
@@ -39,49 +37,46 @@ pub enum LyricsCommand {
     },
 }
 
-pub fn run_lyrics(ctx: &Context, cmd: LyricsCommand) -> anyhow::Result<i32> {
+pub fn run_lyrics(core: &Core, cmd: LyricsCommand) -> anyhow::Result<i32> {
     match cmd {
         LyricsCommand::Fetch {
             missing,
             jobs,
             json,
-        } => run_fetch(ctx, missing, jobs.map(|j| j as usize), json),
-        LyricsCommand::Show { song, synced, json } => run_show(ctx, &song, synced, json),
+        } => run_fetch(core, missing, jobs.map(|j| j as usize), json),
+        LyricsCommand::Show { song, synced, json } => run_show(core, &song, synced, json),
     }
 }
 
-fn run_fetch(ctx: &Context, missing: bool, jobs: Option<usize>, json: bool) -> anyhow::Result<i32> {
-    let store = ctx.open_store()?;
-    let settings = FetchSettings::from_context(ctx);
-    let options = FetchOptions {
+/// The documented JSON of a fetch.
+#[derive(Serialize)]
+struct FetchView<'a> {
+    found: usize,
+    synced: usize,
+    instrumental: usize,
+    not_found: usize,
+    failed: usize,
+    failures: &'a [FetchFailure],
+}
+
+fn run_fetch(core: &Core, missing: bool, jobs: Option<usize>, json: bool) -> anyhow::Result<i32> {
+    let call_ = Call::LyricsFetch {
         missing_only: missing,
         jobs,
     };
-    // indicatif draws on stderr only when it is a terminal, so scripts reading --json see nothing of it.
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} lyrics [{bar:30}] {pos}/{len} {wide_msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    let cancel = AtomicBool::new(false);
-    let summary = fetch(
-        &settings,
-        &store,
-        &options,
-        &mut |p| {
-            bar.set_length(p.total as u64);
-            bar.set_position(p.done as u64);
-            bar.set_message(clean_line(&p.current));
-        },
-        &cancel,
-    );
-    bar.finish_and_clear();
-    let summary = summary?;
+    let summary = match call(core, call_, false)? {
+        Answer::LyricsFetched(s) => s,
+        other => return Err(other.unexpected("lyrics fetch").into()),
+    };
     if json {
-        print_json(&summary)?;
+        print_json(&FetchView {
+            found: summary.found,
+            synced: summary.synced,
+            instrumental: summary.instrumental,
+            not_found: summary.not_found,
+            failed: summary.failed,
+            failures: &summary.failures,
+        })?;
     } else {
         print_summary(&summary);
     }
@@ -129,10 +124,17 @@ struct ShowJson {
     synced: Option<String>,
 }
 
-fn run_show(ctx: &Context, query: &str, synced: bool, json: bool) -> anyhow::Result<i32> {
-    let store = ctx.open_store()?;
-    let song = find_song(&store, query)?;
-    let record = store.lyrics.get(song.id.as_str())?;
+fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Result<i32> {
+    let (song, record) = match call(
+        core,
+        Call::Lyrics {
+            query: query.to_string(),
+        },
+        true,
+    )? {
+        Answer::Lyrics { song, record } => (song, record),
+        other => return Err(other.unexpected("lyrics show").into()),
+    };
     if json {
         let view = ShowJson {
             id: song.id.to_string(),
@@ -193,20 +195,4 @@ fn run_show(ctx: &Context, query: &str, synced: bool, json: bool) -> anyhow::Res
         (false, _) => println!("{}", clean_lyrics(&record.text).0),
     }
     Ok(0)
-}
-
-/// A song by id, or the best fuzzy match for "artist - title".
-fn find_song(store: &Store, query: &str) -> anyhow::Result<Song> {
-    let query = query.trim();
-    if query.len() == 16 && query.bytes().all(|b| b.is_ascii_hexdigit()) {
-        if let Some(song) = store.song(&SongId(query.to_ascii_lowercase()))? {
-            return Ok(song);
-        }
-    }
-    let songs = store.all_songs()?;
-    let words = query.replace(" - ", " ");
-    match search::search(&songs, &words).first() {
-        Some(hit) if !query.is_empty() => Ok(songs[hit.index].clone()),
-        _ => bail!("no song matches {:?}", clean_line(query)),
-    }
 }

@@ -1,19 +1,29 @@
-//! The command line: `moodtape` alone opens the TUI, subcommands script the same core. Errors become one line
-//! on stderr (plus causes) and exit code 1; usage errors exit 2 (clap's own).
+//! The command line: parse, call the core, print. Each command is a [`Call`] on the core (this process's own
+//! session, or the running moodtape that holds the database), so its output and exit code are the same either
+//! way. Errors become one line on stderr (plus causes) and exit code 1; usage errors exit 2 (clap's own).
 
-mod context;
 mod db_cmd;
-pub mod emotion_cmd;
+mod emotion_cmd;
+mod lab_cmd;
 mod library_cmd;
 mod lyrics_cmd;
+mod progress;
 mod recommend_cmd;
+mod serve_cmd;
 pub mod view;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use context::Context;
+use crate::server::Core;
+use crate::service::{Answer, Call, Context, Flags};
+use progress::Reporter;
+
+/// How long a finishing command waits for calls other moodtapes sent it.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Parser)]
 #[command(name = "moodtape", version, about = "Music that fits your mood, read from the lyrics", long_about = None)]
@@ -49,6 +59,20 @@ pub struct GlobalArgs {
     pub theme: Option<String>,
 }
 
+impl GlobalArgs {
+    pub fn flags(&self) -> Flags {
+        Flags {
+            demo: self.demo,
+            db: self.db.clone(),
+            config: self.config.clone(),
+            offline: self.offline,
+            device: self.device.clone(),
+            model_dir: self.model_dir.clone(),
+            theme: self.theme.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List, search and count the songs in the library
@@ -68,16 +92,16 @@ pub enum Command {
     #[command(subcommand)]
     Models(emotion_cmd::ModelsCommand),
     /// Train moodtape's emotion heads on GoEmotions and EmoBank
-    Train(emotion_cmd::TrainArgs),
+    Train(lab_cmd::TrainArgs),
     /// Read the mood of a text: top emotions, valence, arousal, quadrant
     Mood(emotion_cmd::MoodArgs),
     /// Read the mood of every song with lyrics (resumable)
     Analyze(emotion_cmd::AnalyzeArgs),
     /// Score the heads on a dataset split
-    Eval(emotion_cmd::EvalArgs),
+    Eval(lab_cmd::EvalArgs),
     /// Measure speed and memory
     #[command(subcommand)]
-    Bench(emotion_cmd::BenchCommand),
+    Bench(lab_cmd::BenchCommand),
     /// Fetch lyrics (local files first, then LRCLIB) and show them
     #[command(subcommand)]
     Lyrics(lyrics_cmd::LyricsCommand),
@@ -89,18 +113,39 @@ pub enum Command {
     Feedback(recommend_cmd::FeedbackCommand),
     /// Play songs through MPD or the player command, or write them to an M3U8 file
     Play(recommend_cmd::PlayArgs),
+    /// Hold the database and serve other moodtapes without a TUI (for SSH and GPU boxes)
+    Serve(serve_cmd::ServeArgs),
 }
 
-/// Parses arguments and runs; returns the process exit code.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+/// Parses the arguments; on a usage error (or `--help`, `--version`) prints and gives the exit code.
+pub fn parse() -> Result<Cli, i32> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            2
+        } else {
+            0
         }
-    };
-    match run(cli) {
+    })
+}
+
+/// What the CLI needs from the other faces, handed in by `main` so no face depends on another.
+pub struct Hooks {
+    /// Checks the TUI's own settings (key bindings, theme) for `config check`.
+    pub check_tui: fn(&Context) -> anyhow::Result<()>,
+}
+
+/// Runs a subcommand; returns the process exit code.
+pub fn run(global: &GlobalArgs, command: Command, hooks: &Hooks) -> i32 {
+    finish(Context::new(&global.flags()).and_then(|ctx| {
+        let _log = ctx.init_logging();
+        dispatch(&ctx, command, hooks)
+    }))
+}
+
+/// The exit code of a run, with its error reported on stderr.
+pub fn finish(result: anyhow::Result<i32>) -> i32 {
+    match result {
         Ok(code) => code,
         Err(e) => {
             report_error(&e);
@@ -109,27 +154,64 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<i32> {
-    let ctx = Context::new(&cli.global)?;
-    let _log = ctx.init_logging();
-    match cli.command {
-        None => crate::app::run_tui(&ctx),
-        Some(Command::Library(cmd)) => library_cmd::run_library(&ctx, cmd),
-        Some(Command::Scan(args)) => library_cmd::run_scan(&ctx, args),
-        Some(Command::Import(args)) => library_cmd::run_import(&ctx, args),
-        Some(Command::Db(cmd)) => db_cmd::run_db(&ctx, cmd),
-        Some(Command::Config(cmd)) => db_cmd::run_config(&ctx, cmd),
-        Some(Command::Models(cmd)) => emotion_cmd::run_models(&ctx, cmd),
-        Some(Command::Train(args)) => emotion_cmd::run_train(&ctx, args),
-        Some(Command::Mood(args)) => emotion_cmd::run_mood(&ctx, args),
-        Some(Command::Analyze(args)) => emotion_cmd::run_analyze(&ctx, args),
-        Some(Command::Eval(args)) => emotion_cmd::run_eval(&ctx, args),
-        Some(Command::Bench(cmd)) => emotion_cmd::run_bench(&ctx, cmd),
-        Some(Command::Lyrics(cmd)) => lyrics_cmd::run_lyrics(&ctx, cmd),
-        Some(Command::Recommend(cmd)) => recommend_cmd::run_recommend(&ctx, cmd),
-        Some(Command::Feedback(cmd)) => recommend_cmd::run_feedback(&ctx, cmd),
-        Some(Command::Play(args)) => recommend_cmd::run_play(&ctx, args),
+fn dispatch(ctx: &Context, command: Command, hooks: &Hooks) -> anyhow::Result<i32> {
+    match command {
+        // Commands that never touch the database run here.
+        Command::Config(cmd) => db_cmd::run_config(ctx, cmd, &hooks.check_tui),
+        Command::Models(cmd) => emotion_cmd::run_models(ctx, cmd),
+        Command::Train(args) => lab_cmd::run_train(ctx, args),
+        Command::Eval(args) => lab_cmd::run_eval(ctx, args),
+        Command::Bench(cmd) => lab_cmd::run_bench(ctx, cmd),
+        Command::Db(db_cmd::DbCommand::Path) => {
+            println!("{}", ctx.db_path.display());
+            Ok(0)
+        }
+        Command::Db(db_cmd::DbCommand::Import { file, replace }) => {
+            db_cmd::run_restore(ctx, &file, replace)
+        }
+        Command::Serve(args) => serve_cmd::run(ctx, args),
+        // The rest go to the core, wherever it is.
+        command => {
+            let core = Core::open(ctx)?;
+            let result = run_on_core(ctx, &core, command);
+            core.close(CLOSE_WAIT);
+            result
+        }
     }
+}
+
+fn run_on_core(ctx: &Context, core: &Core, command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Library(cmd) => library_cmd::run_library(core, cmd),
+        Command::Scan(args) => library_cmd::run_scan(core, args),
+        Command::Import(args) => library_cmd::run_import(core, args),
+        Command::Db(cmd) => db_cmd::run_db(core, cmd),
+        Command::Mood(args) => emotion_cmd::run_mood(core, args),
+        Command::Analyze(args) => emotion_cmd::run_analyze(core, args),
+        Command::Lyrics(cmd) => lyrics_cmd::run_lyrics(core, cmd),
+        Command::Recommend(cmd) => recommend_cmd::run_recommend(ctx, core, cmd),
+        Command::Feedback(cmd) => recommend_cmd::run_feedback(core, cmd),
+        Command::Play(args) => recommend_cmd::run_play(ctx, core, args),
+        Command::Config(_)
+        | Command::Models(_)
+        | Command::Train(_)
+        | Command::Eval(_)
+        | Command::Bench(_)
+        | Command::Serve(_) => anyhow::bail!("this command does not run on the core"),
+    }
+}
+
+/// Makes one call with progress drawn on stderr (bars on a terminal, nothing with `quiet`).
+fn call(core: &Core, call: Call, quiet: bool) -> anyhow::Result<Answer> {
+    let mut reporter = Reporter::new(quiet);
+    let result = core.call(call, &mut |p| reporter.show(p), &AtomicBool::new(false));
+    reporter.finish();
+    result
+}
+
+/// A path as the user meant it from here: a server in another working directory must get it absolute.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// One line for the error, then one indented line per cause; never a backtrace.

@@ -1,21 +1,20 @@
-//! `recommend`, `feedback`, `play` and `scan --mpd`: the recommendation modes on the command line and the hand-off
-//! of their playlists to a file, MPD or a player command.
+//! `recommend`, `feedback` and `play`: the recommendation modes on the command line and the hand-off of their
+//! playlists to a file, MPD or a player command.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::view::{round3, SongView};
-use super::{print_json, Context};
-use crate::emotion::analyze::{self, Which};
-use crate::emotion::{model_key, Engine, EngineOptions, MoodReading, Quadrant, TextMood};
-use crate::library::{format_duration, search, Song, SongId};
-use crate::player::{self, MpdTarget};
-use crate::recommend::{self as rec, Candidate, Pick, Target, Weights};
-use crate::store::Store;
+use super::{absolute, call, print_json};
+use crate::player;
+use crate::records::{format_duration, Quadrant, Song};
+use crate::server::Core;
+use crate::service::{
+    Answer, Call, Context, Delivery, Destination, FeedbackEntry, FeedbackFor, Mode, Playlist,
+    PlaylistRequest,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum RecommendCommand {
@@ -132,89 +131,39 @@ struct PickList {
     songs: Vec<PickView>,
 }
 
-pub fn run_recommend(ctx: &Context, cmd: RecommendCommand) -> anyhow::Result<i32> {
-    // Bad input is reported before any slow first-use work.
-    if let RecommendCommand::Near {
-        valence, arousal, ..
-    } = &cmd
-    {
-        anyhow::ensure!(
-            (-1.0..=1.0).contains(valence) && (-1.0..=1.0).contains(arousal),
-            "valence and arousal go from -1 to 1 (got {valence} {arousal})"
-        );
-    }
-    let store = ctx.open_store()?;
-    let needs_text = matches!(
-        cmd,
-        RecommendCommand::Match { .. } | RecommendCommand::Journey { .. }
-    );
-    let engine = prepare(ctx, &store, needs_text)?;
-    let cands = rec::load_candidates(&store)?;
-    if cands.is_empty() {
-        anyhow::bail!(
-            "no song has a mood analysis yet; add songs with lyrics (`moodtape scan DIR`, `moodtape lyrics fetch`) and run `moodtape analyze`"
-        );
-    }
-    let feedback = rec::load_feedback(&store)?;
-    let weights = Weights::from_config(&ctx.config.recommend);
-    let default_limit = ctx.config.recommend.limit;
-    let (picks, out) = match cmd {
-        RecommendCommand::Match { text, out } => {
-            let mood = read_text(engine.as_ref(), &text)?;
-            let limit = out.limit.unwrap_or(default_limit);
-            (
-                rec::rank_match(&cands, &mood, &weights, &feedback, limit),
-                out,
-            )
-        }
-        RecommendCommand::Journey { text, to, out } => {
-            let mood = read_text(engine.as_ref(), &text)?;
-            let target = match Quadrant::parse(&to) {
-                Some(q) => Target::Quadrant(q),
-                None => Target::Mood(read_text(engine.as_ref(), &to)?),
-            };
-            let steps = out.limit.unwrap_or(ctx.config.recommend.journey_length);
-            anyhow::ensure!(
-                steps >= 2,
-                "a journey needs at least 2 songs (--limit 2 or more)"
-            );
-            (
-                rec::journey(&cands, &mood, &target, steps, &weights, &feedback),
-                out,
-            )
-        }
+pub fn run_recommend(ctx: &Context, core: &Core, cmd: RecommendCommand) -> anyhow::Result<i32> {
+    let (mode, out) = match cmd {
+        RecommendCommand::Match { text, out } => (Mode::Match { text, mood: None }, out),
+        RecommendCommand::Journey { text, to, out } => (
+            Mode::Journey {
+                text,
+                mood: None,
+                to: Destination::parse(&to),
+            },
+            out,
+        ),
         RecommendCommand::Near {
             valence,
             arousal,
             out,
-        } => {
-            let limit = out.limit.unwrap_or(default_limit);
-            (
-                rec::near(&cands, valence, arousal, limit, &weights, &feedback),
-                out,
-            )
-        }
-        RecommendCommand::Like { song, out } => {
-            let seed = resolve_song(&store, &song)?;
-            anyhow::ensure!(
-                cands.iter().any(|c| c.song.id == seed.id),
-                "{} has no mood analysis (it needs lyrics); pick another song",
-                seed.display_name()
-            );
-            let limit = out.limit.unwrap_or(default_limit);
-            (rec::like(&cands, &seed.id, limit, &weights, &feedback), out)
-        }
+        } => (Mode::Near { valence, arousal }, out),
+        RecommendCommand::Like { song, out } => (Mode::Like { song }, out),
     };
-    let extra = if out.include_unanalyzed {
-        unanalyzed(&store, &cands)?
-    } else {
-        Vec::new()
+    let request = PlaylistRequest {
+        mode,
+        limit: out.limit,
+        include_unanalyzed: out.include_unanalyzed,
+        prepare: true,
     };
-    print_picks(&picks, &extra, &cands, out.json)?;
-    let songs: Vec<Song> = picks.iter().map(|p| p.song.clone()).chain(extra).collect();
+    let playlist = match call(core, Call::Recommend { request }, out.json)? {
+        Answer::Playlist(p) => p,
+        other => return Err(other.unexpected("recommend").into()),
+    };
+    print_playlist(&playlist, out.json)?;
     deliver(
         ctx,
-        &songs,
+        core,
+        &playlist.songs(),
         out.out.as_ref(),
         out.mpd,
         out.replace,
@@ -223,172 +172,77 @@ pub fn run_recommend(ctx: &Context, cmd: RecommendCommand) -> anyhow::Result<i32
     Ok(0)
 }
 
-pub fn run_feedback(ctx: &Context, cmd: FeedbackCommand) -> anyhow::Result<i32> {
-    let store = ctx.open_store()?;
+pub fn run_feedback(core: &Core, cmd: FeedbackCommand) -> anyhow::Result<i32> {
     match cmd {
-        FeedbackCommand::Like(args) => give_feedback(ctx, &store, args, true)?,
-        FeedbackCommand::Dislike(args) => give_feedback(ctx, &store, args, false)?,
-        FeedbackCommand::List { json } => list_feedback(&store, json)?,
+        FeedbackCommand::Like(args) => give_feedback(core, args, true)?,
+        FeedbackCommand::Dislike(args) => give_feedback(core, args, false)?,
+        FeedbackCommand::List { json } => list_feedback(core, json)?,
         FeedbackCommand::Clear => {
-            let n = rec::clear_feedback(&store)?;
+            let n = match call(core, Call::FeedbackClear, true)? {
+                Answer::Count { count } => count,
+                other => return Err(other.unexpected("feedback clear").into()),
+            };
             eprintln!("forgot {n} likes and dislikes");
         }
     }
     Ok(0)
 }
 
-pub fn run_play(ctx: &Context, args: PlayArgs) -> anyhow::Result<i32> {
-    let store = ctx.open_store()?;
+pub fn run_play(ctx: &Context, core: &Core, args: PlayArgs) -> anyhow::Result<i32> {
     let songs = args
         .songs
         .iter()
-        .map(|q| resolve_song(&store, q))
+        .map(|q| resolve(core, q))
         .collect::<anyhow::Result<Vec<Song>>>()?;
     let play = !args.mpd && args.out.is_none();
-    deliver(ctx, &songs, args.out.as_ref(), args.mpd, args.replace, play)?;
+    deliver(
+        ctx,
+        core,
+        &songs,
+        args.out.as_ref(),
+        args.mpd,
+        args.replace,
+        play,
+    )?;
     Ok(0)
 }
 
-/// `scan --mpd`: MPD's database into the library.
-pub fn run_scan_mpd(ctx: &Context, store: &Store, json: bool) -> anyhow::Result<()> {
-    let target = MpdTarget::from_context(ctx);
-    let report = player::import_library(&target, store)?;
+fn resolve(core: &Core, query: &str) -> anyhow::Result<Song> {
+    match call(
+        core,
+        Call::Resolve {
+            query: query.to_string(),
+        },
+        true,
+    )? {
+        Answer::Song { song } => Ok(song),
+        other => Err(other.unexpected("resolve").into()),
+    }
+}
+
+fn print_playlist(playlist: &Playlist, json: bool) -> anyhow::Result<()> {
     if json {
-        print_json(&report)?;
-    } else {
-        println!(
-            "MPD at {}: {} songs ({} new, {} updated, {} removed, {} with lyrics from their files)",
-            report.mpd,
-            report.songs,
-            report.added,
-            report.updated,
-            report.removed,
-            report.lyrics_found
-        );
-    }
-    Ok(())
-}
-
-/// First use: lyrics still missing are looked up and songs not yet analyzed are read, with progress on stderr,
-/// so the very first recommendation already sees the whole library. Returns the engine when it was loaded or
-/// `need_engine` asks for it.
-fn prepare(ctx: &Context, store: &Store, need_engine: bool) -> anyhow::Result<Option<Engine>> {
-    // The demo ships its lyrics; offline there is nowhere else to look than the files, which scan already read.
-    if !ctx.offline && !ctx.demo {
-        let songs = store.all_songs()?;
-        let missing = songs
+        let mut songs: Vec<PickView> = playlist
+            .entries
             .iter()
-            .filter(|s| !s.has_lyrics() && !s.instrumental)
-            .count();
-        if missing > 0 {
-            eprintln!("looking up lyrics for {missing} songs first…");
-            let cancel = AtomicBool::new(false);
-            match crate::lyrics::fetch_missing(ctx, store, &mut |_p| {}, &cancel) {
-                Ok(s) => eprintln!("lyrics: {} found, {} not found", s.found, s.not_found),
-                // Recommendations from what is there beat none at all.
-                Err(e) => eprintln!("moodtape: warning: lyrics lookup failed: {e:#}"),
-            }
-        }
-    }
-    let key = model_key();
-    let (todo, _) = analyze::pending(store, &key, Which::Missing)?;
-    if todo.is_empty() && !need_engine {
-        return Ok(None);
-    }
-    let engine = Engine::load(&EngineOptions::from_context(ctx, true))?;
-    if !todo.is_empty() {
-        eprintln!(
-            "reading the mood of {} songs first (only needed once)…",
-            todo.len()
-        );
-        let bar = indicatif::ProgressBar::new(todo.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "analyzing {bar:30} {pos}/{len} songs  eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        let cancel = AtomicBool::new(false);
-        let result = analyze::run(
-            store,
-            &engine,
-            &key,
-            Which::Missing,
-            &mut |p| bar.set_position(p.done as u64),
-            &cancel,
-        );
-        bar.finish_and_clear();
-        result?;
-    }
-    Ok(Some(engine))
-}
-
-fn read_text(engine: Option<&Engine>, text: &str) -> anyhow::Result<TextMood> {
-    anyhow::ensure!(
-        !text.trim().is_empty(),
-        "the mood text is empty; say how you feel"
-    );
-    let engine = engine.context("the emotion model is not loaded")?;
-    Ok(engine.read_text(text)?)
-}
-
-/// A song by id, or the best fuzzy match for an "artist - title" query.
-pub fn resolve_song(store: &Store, query: &str) -> anyhow::Result<Song> {
-    let query = query.trim();
-    if let Some(song) = store.song(&SongId(query.to_string()))? {
-        return Ok(song);
-    }
-    let songs = store.all_songs()?;
-    // "Artist - Title": the dash is not in the text the search matches against.
-    let words = query.replace(" - ", " ");
-    let hit = search::search(&songs, &words)
-        .into_iter()
-        .next()
-        .filter(|_| !words.trim().is_empty());
-    match hit {
-        Some(m) => Ok(songs[m.index].clone()),
-        None => anyhow::bail!(
-            "no song matches {query:?}; try `moodtape library search {query:?}` to find its id"
-        ),
-    }
-}
-
-fn unanalyzed(store: &Store, cands: &[Candidate]) -> anyhow::Result<Vec<Song>> {
-    let have: std::collections::HashSet<&SongId> = cands.iter().map(|c| &c.song.id).collect();
-    Ok(store
-        .all_songs()?
-        .into_iter()
-        .filter(|s| !have.contains(&s.id))
-        .collect())
-}
-
-fn print_picks(
-    picks: &[Pick],
-    extra: &[Song],
-    cands: &[Candidate],
-    json: bool,
-) -> anyhow::Result<()> {
-    if json {
-        let mood_of = |id: &SongId| cands.iter().find(|c| &c.song.id == id).map(|c| &c.mood);
-        let mut songs: Vec<PickView> = picks
-            .iter()
-            .map(|p| PickView {
-                song: SongView::new(&p.song, mood_of(&p.song.id)),
-                score: Some(round3(p.score)),
-                reason: p.reason.clone(),
+            .map(|e| PickView {
+                song: SongView::new(&e.pick.song, Some(&e.reading)),
+                score: Some(round3(e.pick.score)),
+                reason: e.pick.reason.clone(),
             })
             .collect();
-        songs.extend(extra.iter().map(|s| PickView {
+        songs.extend(playlist.unanalyzed.iter().map(|s| PickView {
             song: SongView::new(s, None),
             score: None,
             reason: unanalyzed_reason(s).into(),
         }));
         return print_json(&PickList { songs });
     }
-    if picks.is_empty() {
+    if playlist.entries.is_empty() {
         eprintln!("no songs to recommend");
     }
-    for (i, p) in picks.iter().enumerate() {
+    for (i, e) in playlist.entries.iter().enumerate() {
+        let p = &e.pick;
         println!(
             "{:>2}. {}  {:>6}  [{} {:+.2} {:+.2}]  {:.3}  {}",
             i + 1,
@@ -401,7 +255,7 @@ fn print_picks(
             p.reason
         );
     }
-    for s in extra {
+    for s in &playlist.unanalyzed {
         println!("    {}  ({})", s.display_name(), unanalyzed_reason(s));
     }
     Ok(())
@@ -417,40 +271,50 @@ fn unanalyzed_reason(song: &Song) -> &'static str {
     }
 }
 
-/// Writes, queues or plays `songs` as asked; messages go to stderr so `--json` output stays clean.
+/// Writes or queues `songs` through the core as asked, and plays them with the player command here (it runs in
+/// this terminal); messages go to stderr so `--json` output stays clean.
 fn deliver(
     ctx: &Context,
+    core: &Core,
     songs: &[Song],
     out: Option<&PathBuf>,
     mpd: bool,
     replace: bool,
     play: bool,
 ) -> anyhow::Result<()> {
-    if let Some(path) = out {
-        player::write_m3u8(path, songs)
-            .with_context(|| format!("cannot write the playlist {}", path.display()))?;
-        eprintln!("wrote {} songs to {}", songs.len(), path.display());
-    }
-    if mpd {
-        let target = MpdTarget::from_context(ctx);
-        let report = player::queue(&target, songs, replace, true)?;
-        if !report.missing.is_empty() {
-            let warning = player::PlayerError::NotInDatabase {
-                songs: report.missing.clone(),
-            };
-            eprintln!("moodtape: warning: {warning}");
+    if out.is_some() || mpd {
+        let to = Delivery {
+            out: out.map(|p| absolute(p)),
+            export: None,
+            mpd: mpd.then_some(replace),
+        };
+        let ids = songs.iter().map(|s| s.id.clone()).collect();
+        let done = match call(core, Call::Deliver { songs: ids, to }, true)? {
+            Answer::Delivered(d) => d,
+            other => return Err(other.unexpected("deliver").into()),
+        };
+        if let (Some(path), Some((_, n))) = (out, &done.written) {
+            eprintln!("wrote {n} songs to {}", path.display());
         }
-        eprintln!(
-            "{} {} songs on MPD at {}{}",
-            if report.replaced {
-                "queued (replacing the queue)"
-            } else {
-                "queued"
-            },
-            report.queued,
-            target.addr(),
-            if report.playing { ", playing" } else { "" }
-        );
+        if let Some(report) = &done.queue {
+            if !report.missing.is_empty() {
+                let warning = player::PlayerError::NotInDatabase {
+                    songs: report.missing.clone(),
+                };
+                eprintln!("moodtape: warning: {warning}");
+            }
+            eprintln!(
+                "{} {} songs on MPD at {}{}",
+                if report.replaced {
+                    "queued (replacing the queue)"
+                } else {
+                    "queued"
+                },
+                report.queued,
+                done.mpd_at,
+                if report.playing { ", playing" } else { "" }
+            );
+        }
     }
     if play {
         player::run_command(&ctx.config.player.command, songs)?;
@@ -458,37 +322,28 @@ fn deliver(
     Ok(())
 }
 
-fn give_feedback(
-    ctx: &Context,
-    store: &Store,
-    args: FeedbackArgs,
-    liked: bool,
-) -> anyhow::Result<()> {
-    let song = resolve_song(store, &args.song)?;
-    let (reading, text): (MoodReading, String) = match &args.mood {
-        Some(text) => {
-            let engine = Engine::load(&EngineOptions::from_context(ctx, true))?;
-            (read_text(Some(&engine), text)?.reading, text.clone())
-        }
-        None => {
-            let mood =
-                crate::emotion::stored_mood(store, &model_key(), &song)?.with_context(|| {
-                    format!(
-                        "{} has no mood analysis; say which mood it was for with --mood TEXT",
-                        song.display_name()
-                    )
-                })?;
-            (mood.reading, String::new())
-        }
+fn give_feedback(core: &Core, args: FeedbackArgs, liked: bool) -> anyhow::Result<()> {
+    let mood = match args.mood {
+        Some(text) => FeedbackFor::Text(text),
+        None => FeedbackFor::Song,
     };
-    rec::record_feedback(store, &song.id, liked, &reading, &text)?;
+    let call_ = Call::Feedback {
+        song: args.song,
+        liked,
+        mood,
+    };
+    let given = match call(core, call_, true)? {
+        Answer::Feedback(g) => g,
+        other => return Err(other.unexpected("feedback").into()),
+    };
+    let r = &given.reading;
     eprintln!(
         "{} {} for {} moods ({:+.2}, {:+.2})",
         if liked { "liked" } else { "disliked" },
-        song.display_name(),
-        reading.quadrant().code(),
-        reading.valence,
-        reading.arousal
+        given.song.display_name(),
+        r.quadrant().code(),
+        r.valence,
+        r.arousal
     );
     Ok(())
 }
@@ -506,11 +361,14 @@ struct FeedbackView {
     at: u64,
 }
 
-fn list_feedback(store: &Store, json: bool) -> anyhow::Result<()> {
-    let mut views = Vec::new();
-    for f in rec::load_feedback(store)? {
-        let song = store.song(&f.song_id)?;
-        views.push(FeedbackView {
+fn list_feedback(core: &Core, json: bool) -> anyhow::Result<()> {
+    let entries = match call(core, Call::FeedbackList, true)? {
+        Answer::FeedbackList { entries } => entries,
+        other => return Err(other.unexpected("feedback list").into()),
+    };
+    let views: Vec<FeedbackView> = entries
+        .into_iter()
+        .map(|FeedbackEntry { feedback: f, song }| FeedbackView {
             song_id: f.song_id.to_string(),
             artist: song.as_ref().map(|s| s.artist.clone()).unwrap_or_default(),
             title: song
@@ -523,8 +381,8 @@ fn list_feedback(store: &Store, json: bool) -> anyhow::Result<()> {
             quadrant: Quadrant::of(f.valence, f.arousal).code(),
             mood_text: f.mood_text,
             at: f.at,
-        });
-    }
+        })
+        .collect();
     if json {
         #[derive(Serialize)]
         struct List {

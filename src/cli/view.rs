@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::emotion::{LabelScore, SongMood};
-use crate::library::Song;
+use crate::records::Song;
+use crate::records::{LabelScore, MoodReading, LABELS};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SongView {
@@ -31,7 +31,7 @@ pub struct SongView {
 }
 
 impl SongView {
-    pub fn new(song: &Song, mood: Option<&SongMood>) -> SongView {
+    pub fn new(song: &Song, mood: Option<&MoodReading>) -> SongView {
         SongView {
             id: song.id.to_string(),
             artist: song.artist.clone(),
@@ -46,12 +46,11 @@ impl SongView {
             lyrics_source: song.lyrics_origin.map(|o| o.as_str()),
             instrumental: song.instrumental,
             analyzed: mood.is_some(),
-            valence: mood.map(|m| round3(m.reading.valence)),
-            arousal: mood.map(|m| round3(m.reading.arousal)),
-            quadrant: mood.map(|m| m.reading.quadrant().code()),
+            valence: mood.map(|m| round3(m.valence)),
+            arousal: mood.map(|m| round3(m.arousal)),
+            quadrant: mood.map(|m| m.quadrant().code()),
             emotions: mood.map(|m| {
-                m.reading
-                    .top(3)
+                m.top(3)
                     .into_iter()
                     .map(|l| LabelScore {
                         score: round3(l.score),
@@ -65,4 +64,34 @@ impl SongView {
 
 pub fn round3(x: f32) -> f32 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// The JSON of a mood reading.
+#[derive(Debug, Serialize)]
+pub struct MoodView {
+    pub valence: f32,
+    pub arousal: f32,
+    pub quadrant: &'static str,
+    pub quadrant_name: &'static str,
+    pub emotions: Vec<LabelScore>,
+}
+
+impl MoodView {
+    pub fn new(r: &MoodReading) -> MoodView {
+        let q = r.quadrant();
+        MoodView {
+            valence: round3(r.valence),
+            arousal: round3(r.arousal),
+            quadrant: q.code(),
+            quadrant_name: q.name(),
+            emotions: r
+                .top(LABELS.len())
+                .into_iter()
+                .map(|l| LabelScore {
+                    label: l.label,
+                    score: round3(l.score),
+                })
+                .collect(),
+        }
+    }
 }

@@ -5,17 +5,18 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{mood_key, Engine, EngineError};
-use crate::library::Song;
-use crate::lyrics::LyricsRecord;
+use super::{Engine, EngineError};
+use crate::records::mood_key;
+use crate::records::{LyricsRecord, Song, SongId, SongMood};
 use crate::store::{Store, StoreError};
 
 /// Songs read per batch (their chunks are embedded together).
 pub const SONGS_PER_BATCH: usize = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Which {
     /// Songs with no analysis by the current model.
     Missing,
@@ -23,7 +24,7 @@ pub enum Which {
     All,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalyzeSummary {
     pub analyzed: usize,
     pub already: usize,
@@ -31,7 +32,7 @@ pub struct AnalyzeSummary {
     pub interrupted: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalyzeProgress {
     pub done: usize,
     pub total: usize,
@@ -45,6 +46,9 @@ pub enum AnalyzeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The model could not read a batch (said by whoever runs it).
+    #[error("{0}")]
+    Model(String),
 }
 
 /// Songs that need analysis, with their lyrics, and how many were skipped.
@@ -72,7 +76,14 @@ pub fn pending(
     Ok((out, summary))
 }
 
-/// Runs the job; `progress` is called after every stored batch, `cancel` is checked between batches.
+/// Reads the lyrics of a batch of songs: one mood per record, `None` for records without words.
+pub type ReadBatch<'a> =
+    dyn FnMut(&[&LyricsRecord]) -> Result<Vec<Option<SongMood>>, AnalyzeError> + 'a;
+
+/// Hears about each stored batch: the progress so far and the analyses the batch stored, by song.
+pub type OnBatch<'a> = dyn FnMut(AnalyzeProgress, &[(SongId, SongMood)]) + 'a;
+
+/// Runs the job with `engine` on this thread; `progress` is called after every stored batch.
 pub fn run(
     store: &Store,
     engine: &Engine,
@@ -81,28 +92,71 @@ pub fn run(
     progress: &mut dyn FnMut(AnalyzeProgress),
     cancel: &AtomicBool,
 ) -> Result<AnalyzeSummary, AnalyzeError> {
+    run_with(
+        store,
+        model_key,
+        which,
+        &mut |records| Ok(engine.analyze_lyrics(records, model_key)?),
+        &mut |p, _| progress(p),
+        cancel,
+    )
+}
+
+/// Runs the job, reading each batch with `read`. After every stored batch `on_batch` gets the progress and the
+/// analyses that batch stored, by song; `cancel` is checked between batches. Songs another run analyzed
+/// meanwhile are skipped, so two runs over one database share the work instead of doing it twice.
+pub fn run_with(
+    store: &Store,
+    model_key: &str,
+    which: Which,
+    read: &mut ReadBatch,
+    on_batch: &mut OnBatch,
+    cancel: &AtomicBool,
+) -> Result<AnalyzeSummary, AnalyzeError> {
     let (todo, mut summary) = pending(store, model_key, which)?;
     let total = todo.len();
     let start = Instant::now();
-    progress(AnalyzeProgress {
-        done: 0,
-        total,
-        ..Default::default()
-    });
+    on_batch(
+        AnalyzeProgress {
+            done: 0,
+            total,
+            ..Default::default()
+        },
+        &[],
+    );
+    let mut done = 0;
     for batch in todo.chunks(SONGS_PER_BATCH) {
         if cancel.load(Ordering::Relaxed) {
             summary.interrupted = true;
             break;
         }
-        let records: Vec<&LyricsRecord> = batch.iter().map(|(_, l)| l).collect();
-        let moods = engine.analyze_lyrics(&records, model_key)?;
+        let mut fresh: Vec<&(Song, LyricsRecord)> = Vec::with_capacity(batch.len());
+        for item in batch {
+            if which == Which::Missing
+                && store.moods.contains(&mood_key(model_key, &item.1.hash()))?
+            {
+                summary.already += 1;
+            } else {
+                fresh.push(item);
+            }
+        }
+        done += batch.len();
+        let records: Vec<&LyricsRecord> = fresh.iter().map(|(_, l)| l).collect();
+        let moods = if records.is_empty() {
+            Vec::new()
+        } else {
+            read(&records)?
+        };
         let mut write = sled::Batch::default();
-        for mood in moods.iter().flatten() {
+        let mut stored = Vec::with_capacity(moods.len());
+        for ((song, _), mood) in fresh.iter().zip(moods) {
+            let Some(mood) = mood else { continue };
             write.insert(
                 mood_key(model_key, &mood.lyrics_hash).as_bytes(),
-                store.moods.encode(mood)?,
+                store.moods.encode(&mood)?,
             );
             summary.analyzed += 1;
+            stored.push((song.id.clone(), mood));
         }
         store
             .moods
@@ -110,15 +164,17 @@ pub fn run(
             .apply_batch(write)
             .map_err(StoreError::from)?;
         store.flush()?;
-        let done = summary.analyzed;
         let elapsed = start.elapsed().as_secs_f64().max(1e-6);
         let rate = done as f64 / elapsed;
-        progress(AnalyzeProgress {
-            done,
-            total,
-            songs_per_s: rate,
-            eta_s: (rate > 0.0).then(|| (total - done) as f64 / rate),
-        });
+        on_batch(
+            AnalyzeProgress {
+                done,
+                total,
+                songs_per_s: rate,
+                eta_s: (rate > 0.0).then(|| (total - done) as f64 / rate),
+            },
+            &stored,
+        );
     }
     Ok(summary)
 }

@@ -1,21 +1,15 @@
 //! The engine: the encoder and the heads together, reading the mood of texts and of songs' lyrics.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 use super::chunk::{chunk_lyrics, CHUNK_TOKENS};
+use super::device::{select_device, DeviceName};
 use super::encoder::Encoder;
 use super::fetch::{fetch, FetchOptions, ModelFiles};
 use super::heads::Heads;
-use super::{ChunkMood, EngineError, MoodReading, SongMood};
-use crate::config::DeviceName;
-use crate::lyrics::LyricsRecord;
-
-/// What the engine reads from one text: the mood and the sentence embedding (for lyric similarity).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TextMood {
-    pub reading: MoodReading,
-    pub embedding: Vec<f32>,
-}
+use super::EngineError;
+use crate::records::LyricsRecord;
+use crate::records::{ChunkMood, MoodReading, SongMood, TextMood};
 
 /// How to find the model and where to run it.
 #[derive(Debug, Clone)]
@@ -25,53 +19,12 @@ pub struct EngineOptions {
     pub batch_size: usize,
 }
 
-impl EngineOptions {
-    pub fn from_context(ctx: &crate::cli::Context, verbose: bool) -> EngineOptions {
-        EngineOptions {
-            fetch: FetchOptions {
-                model_dir: ctx.model_dir.clone(),
-                cache_dir: ctx.paths.model_cache(),
-                offline: ctx.offline,
-                verbose,
-            },
-            device: ctx.device,
-            batch_size: ctx.config.general.batch_size,
-        }
-    }
-}
-
 pub struct Engine {
     encoder: Encoder,
     heads: Heads,
     pub files: ModelFiles,
     pub device_label: String,
     pub batch_size: usize,
-}
-
-/// Picks the compute device: `auto` takes CUDA, then Metal, then the CPU.
-pub fn select_device(name: DeviceName) -> Result<(Device, String), EngineError> {
-    match name {
-        DeviceName::Cpu => Ok((Device::Cpu, "cpu".into())),
-        DeviceName::Cuda(n) => Device::new_cuda(n)
-            .map(|d| (d, format!("cuda:{n}")))
-            .map_err(|e| EngineError::Device(format!("cuda:{n} is not usable ({e}); build with --features cuda on a machine with CUDA, or use --device cpu"))),
-        DeviceName::Metal => Device::new_metal(0)
-            .map(|d| (d, "metal".into()))
-            .map_err(|e| EngineError::Device(format!("metal is not usable ({e}); build with --features metal on a Mac, or use --device cpu"))),
-        DeviceName::Auto => {
-            if candle_core::utils::cuda_is_available() {
-                if let Ok(d) = Device::new_cuda(0) {
-                    return Ok((d, "cuda:0".into()));
-                }
-            }
-            if candle_core::utils::metal_is_available() {
-                if let Ok(d) = Device::new_metal(0) {
-                    return Ok((d, "metal".into()));
-                }
-            }
-            Ok((Device::Cpu, "cpu".into()))
-        }
-    }
 }
 
 impl Engine {
@@ -194,7 +147,7 @@ impl Engine {
             });
         }
         let moods = self.read_texts(&unique)?;
-        let now = crate::store::now_s();
+        let now = crate::records::now_s();
         Ok(records
             .iter()
             .zip(&per_song)

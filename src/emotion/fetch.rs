@@ -97,7 +97,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(crate::library::song::hex(&hasher.finalize()))
+    Ok(crate::records::hex(&hasher.finalize()))
 }
 
 /// Checks every file of `dir`; `Ok(false)` when one is missing, an error when one is wrong.
@@ -139,7 +139,7 @@ fn stamp_of(dir: &Path) -> String {
     let mut out = String::new();
     for file in FILES {
         if let Ok(meta) = std::fs::metadata(dir.join(file)) {
-            let stamp = crate::library::FileStamp::of(&meta);
+            let stamp = crate::records::FileStamp::of(&meta);
             out.push_str(&format!("{file} {} {}\n", stamp.size, stamp.mtime_ns));
         }
     }

@@ -10,7 +10,8 @@ use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{EngineError, LABELS};
+use super::EngineError;
+use crate::records::LABELS;
 
 /// The trained heads shipped with moodtape.
 pub const HEADS_SAFETENSORS: &[u8] = include_bytes!("../../models/heads.safetensors");
@@ -70,7 +71,7 @@ pub fn heads_version() -> &'static str {
                 .as_bytes(),
             );
         }
-        crate::library::song::hex(&h.finalize()[..6])
+        crate::records::hex(&h.finalize()[..6])
     })
 }
 

@@ -1,17 +1,17 @@
-//! The emotion engine: the candle encoder, our trained heads, chunking, device choice, model fetch, training and
-//! evaluation. This file holds the shared vocabulary: labels, quadrants and the stored readings.
+//! The emotion engine: the candle encoder, our trained heads, chunking, device choice and the model fetch.
+//! Training and evaluation live in `lab`, off the user's path.
 
 pub mod analyze;
 pub mod chunk;
-pub mod data;
+pub mod device;
 pub mod encoder;
 pub mod engine;
 pub mod fetch;
 pub mod heads;
-pub mod metrics;
-pub mod train;
 
-pub use engine::{Engine, EngineOptions, TextMood};
+pub use engine::{Engine, EngineOptions};
+
+use crate::records::{mood_key, SongMood, LABELS};
 
 /// What can go wrong in the emotion engine.
 #[derive(Debug, thiserror::Error)]
@@ -28,205 +28,6 @@ pub enum EngineError {
     Candle(#[from] candle_core::Error),
 }
 
-use serde::{Deserialize, Serialize};
-
-/// The 28 GoEmotions labels, in the dataset's id order.
-pub const LABELS: [&str; 28] = [
-    "admiration",
-    "amusement",
-    "anger",
-    "annoyance",
-    "approval",
-    "caring",
-    "confusion",
-    "curiosity",
-    "desire",
-    "disappointment",
-    "disapproval",
-    "disgust",
-    "embarrassment",
-    "excitement",
-    "fear",
-    "gratitude",
-    "grief",
-    "joy",
-    "love",
-    "nervousness",
-    "optimism",
-    "pride",
-    "realization",
-    "relief",
-    "remorse",
-    "sadness",
-    "surprise",
-    "neutral",
-];
-
-/// The Ekman groups, in the dataset's `ekman_labels.txt` order.
-pub const EKMAN: [&str; 7] = [
-    "anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise",
-];
-
-/// The Ekman group of each of the 28 labels (the GoEmotions paper's mapping), as an index into [`EKMAN`].
-pub fn ekman_group(label: usize) -> usize {
-    match LABELS.get(label).copied().unwrap_or("neutral") {
-        "anger" | "annoyance" | "disapproval" => 0,
-        "disgust" => 1,
-        "fear" | "nervousness" => 2,
-        "sadness" | "disappointment" | "embarrassment" | "grief" | "remorse" => 5,
-        "surprise" | "realization" | "confusion" | "curiosity" => 6,
-        "neutral" => 4,
-        _ => 3,
-    }
-}
-
-/// The four quadrants of the valence/arousal plane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Quadrant {
-    Q1,
-    Q2,
-    Q3,
-    Q4,
-}
-
-impl Quadrant {
-    pub const ALL: [Quadrant; 4] = [Quadrant::Q1, Quadrant::Q2, Quadrant::Q3, Quadrant::Q4];
-
-    /// Q1 V+A+, Q2 V-A+, Q3 V-A-, Q4 V+A-. Zero counts as positive.
-    pub fn of(valence: f32, arousal: f32) -> Quadrant {
-        match (valence >= 0.0, arousal >= 0.0) {
-            (true, true) => Quadrant::Q1,
-            (false, true) => Quadrant::Q2,
-            (false, false) => Quadrant::Q3,
-            (true, false) => Quadrant::Q4,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Quadrant::Q1 => "joyful/energetic",
-            Quadrant::Q2 => "angry/tense",
-            Quadrant::Q3 => "sad/bitter",
-            Quadrant::Q4 => "calm/tender",
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Quadrant::Q1 => "Q1",
-            Quadrant::Q2 => "Q2",
-            Quadrant::Q3 => "Q3",
-            Quadrant::Q4 => "Q4",
-        }
-    }
-
-    /// A representative point of the quadrant, used as a journey's target.
-    pub fn center(self) -> (f32, f32) {
-        match self {
-            Quadrant::Q1 => (0.5, 0.5),
-            Quadrant::Q2 => (-0.5, 0.5),
-            Quadrant::Q3 => (-0.5, -0.5),
-            Quadrant::Q4 => (0.5, -0.5),
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Quadrant> {
-        match text.trim().to_ascii_uppercase().as_str() {
-            "Q1" | "1" | "JOYFUL" | "ENERGETIC" | "HAPPY" => Some(Quadrant::Q1),
-            "Q2" | "2" | "ANGRY" | "TENSE" => Some(Quadrant::Q2),
-            "Q3" | "3" | "SAD" | "BITTER" => Some(Quadrant::Q3),
-            "Q4" | "4" | "CALM" | "TENDER" => Some(Quadrant::Q4),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Quadrant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// What the model reads from one text: a probability for each of the 28 labels, and a valence/arousal point in
-/// -1..1 (0 is neutral).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MoodReading {
-    pub emotions: Vec<f32>,
-    pub valence: f32,
-    pub arousal: f32,
-}
-
-/// A label with its score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabelScore {
-    pub label: String,
-    pub score: f32,
-}
-
-impl MoodReading {
-    pub fn quadrant(&self) -> Quadrant {
-        Quadrant::of(self.valence, self.arousal)
-    }
-
-    /// The `k` strongest labels, strongest first (ties by label order, so the result is deterministic).
-    pub fn top(&self, k: usize) -> Vec<LabelScore> {
-        let mut idx: Vec<usize> = (0..self.emotions.len().min(LABELS.len())).collect();
-        idx.sort_by(|&a, &b| {
-            self.emotions[b]
-                .total_cmp(&self.emotions[a])
-                .then(a.cmp(&b))
-        });
-        idx.into_iter()
-            .take(k)
-            .map(|i| LabelScore {
-                label: LABELS[i].to_string(),
-                score: self.emotions[i],
-            })
-            .collect()
-    }
-
-    /// The strongest label that is not `neutral`, when one stands out; songs are rarely neutral as a whole.
-    pub fn top_emotion(&self) -> Option<LabelScore> {
-        self.top(2).into_iter().find(|l| l.label != "neutral")
-    }
-
-    /// Scores of the Ekman groups: each group's strongest member.
-    pub fn ekman(&self) -> [f32; 7] {
-        let mut out = [0f32; 7];
-        for (i, p) in self.emotions.iter().enumerate().take(LABELS.len()) {
-            let g = ekman_group(i);
-            out[g] = out[g].max(*p);
-        }
-        out
-    }
-}
-
-/// The reading of one chunk of a song's lyrics, kept to show which lines carry which mood.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChunkMood {
-    /// First and last line (0-based, inclusive) of the chunk in the stored lyrics.
-    pub first_line: usize,
-    pub last_line: usize,
-    pub reading: MoodReading,
-}
-
-/// A song's analysis, keyed in the store by model key and lyrics hash.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SongMood {
-    pub model_key: String,
-    pub lyrics_hash: String,
-    pub reading: MoodReading,
-    /// Mean sentence embedding of the lyrics (L2-normalised), for lyric similarity.
-    pub embedding: Vec<f32>,
-    pub chunks: Vec<ChunkMood>,
-    pub analyzed_at: u64,
-}
-
-/// The key of a song's analysis in the moods tree.
-pub fn mood_key(model_key: &str, lyrics_hash: &str) -> String {
-    format!("{model_key}/{lyrics_hash}")
-}
-
 /// sha256 of the encoder weights moodtape is built for.
 pub const ENCODER_SHA256: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
 
@@ -239,7 +40,7 @@ pub fn model_key() -> String {
 pub fn stored_mood(
     store: &crate::store::Store,
     model_key: &str,
-    song: &crate::library::Song,
+    song: &crate::records::Song,
 ) -> crate::store::Result<Option<SongMood>> {
     if !song.has_lyrics() {
         return Ok(None);
@@ -300,48 +101,4 @@ pub fn emotion_point(probs: &[f32], thresholds: &[f32]) -> Option<(f32, f32)> {
         w += p;
     }
     (w > 0.0).then(|| (v / w, a / w))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quadrants_follow_the_signs() {
-        assert_eq!(Quadrant::of(0.3, 0.2), Quadrant::Q1);
-        assert_eq!(Quadrant::of(-0.3, 0.2), Quadrant::Q2);
-        assert_eq!(Quadrant::of(-0.3, -0.2), Quadrant::Q3);
-        assert_eq!(Quadrant::of(0.3, -0.2), Quadrant::Q4);
-        assert_eq!(Quadrant::parse("q3"), Some(Quadrant::Q3));
-    }
-
-    #[test]
-    fn ekman_mapping_matches_the_paper() {
-        let group =
-            |name: &str| EKMAN[ekman_group(LABELS.iter().position(|l| *l == name).unwrap())];
-        assert_eq!(group("annoyance"), "anger");
-        assert_eq!(group("nervousness"), "fear");
-        assert_eq!(group("gratitude"), "joy");
-        assert_eq!(group("remorse"), "sadness");
-        assert_eq!(group("curiosity"), "surprise");
-        assert_eq!(group("neutral"), "neutral");
-        assert_eq!(group("disgust"), "disgust");
-    }
-
-    #[test]
-    fn top_is_sorted_and_deterministic() {
-        let mut emotions = vec![0.0; 28];
-        emotions[17] = 0.9;
-        emotions[1] = 0.5;
-        emotions[27] = 0.95;
-        let r = MoodReading {
-            emotions,
-            valence: 0.5,
-            arousal: 0.5,
-        };
-        let top = r.top(3);
-        assert_eq!(top[0].label, "neutral");
-        assert_eq!(top[1].label, "joy");
-        assert_eq!(r.top_emotion().unwrap().label, "joy");
-    }
 }

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use super::{Location, LyricsOrigin, Song};
-use crate::lyrics::LyricsRecord;
+use crate::records::LyricsRecord;
+use crate::records::{Location, LyricsOrigin, Song};
 use crate::store::{Store, StoreError};
 
 const PARTS: [(&str, &str); 2] = [
@@ -99,7 +99,7 @@ pub fn load_demo(store: &Store) -> Result<usize, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emotion::Quadrant;
+    use crate::records::Quadrant;
 
     #[test]
     fn demo_library_is_complete_and_varied() {

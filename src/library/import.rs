@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Location, LyricsOrigin, Song};
-use crate::lyrics::LyricsRecord;
+use crate::records::LyricsRecord;
+use crate::records::{Location, LyricsOrigin, Song};
 use crate::store::{Store, StoreError};
 
 /// The fields an import can fill.
@@ -31,7 +31,8 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
     Csv,
     Tsv,
@@ -58,7 +59,7 @@ impl Format {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportSummary {
     pub rows: usize,
     pub imported: usize,
@@ -66,7 +67,7 @@ pub struct ImportSummary {
     pub failed: Vec<RowError>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowError {
     pub line: usize,
     pub reason: String,

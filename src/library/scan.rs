@@ -9,10 +9,10 @@ use lofty::config::{ParseOptions, ParsingMode};
 use lofty::file::{AudioFile, TaggedFileExt};
 use lofty::prelude::{Accessor, ItemKey};
 use lofty::probe::Probe;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{FileStamp, Location, LyricsOrigin, Song, SongId};
-use crate::lyrics::LyricsRecord;
+use crate::records::LyricsRecord;
+use crate::records::{FileStamp, Location, LyricsOrigin, Song, SongId};
 use crate::store::{Store, StoreError};
 
 /// Extensions read as audio.
@@ -23,7 +23,7 @@ pub const AUDIO_EXTENSIONS: [&str; 12] = [
 /// Songs are written in transactions of this many, each flushed, so a crash loses at most one batch.
 const BATCH: usize = 100;
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanSummary {
     pub files_seen: usize,
     pub added: usize,
@@ -34,14 +34,14 @@ pub struct ScanSummary {
     pub problems: Vec<Problem>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     pub path: String,
     pub reason: String,
 }
 
 /// Progress reported while scanning.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScanProgress {
     pub files_seen: usize,
     pub committed: usize,

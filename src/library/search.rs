@@ -3,7 +3,7 @@
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 
-use super::Song;
+use crate::records::Song;
 
 /// A match: the song's index in the searched slice, its score, and the matched character positions in its
 /// artist and title (for highlighting).
@@ -16,8 +16,38 @@ pub struct Match {
 }
 
 /// Matches scoring below this share of the best match are dropped: they are letters scattered across unrelated
-/// words, which only bury the real hits.
-const RELATIVE_CUTOFF: f64 = 0.4;
+/// words, which only bury the real hits. The CLI's search and the TUI's filter both cut here.
+pub const RELATIVE_CUTOFF: f64 = 0.4;
+
+/// The matcher every search uses: skim's algorithm, case-insensitive.
+pub fn matcher() -> SkimMatcherV2 {
+    SkimMatcherV2::default().ignore_case()
+}
+
+/// The song's score for `query`: the best of title, artist, both, and album at a lower weight.
+pub fn score(matcher: &SkimMatcherV2, song: &Song, query: &str) -> Option<i64> {
+    let title = matcher.fuzzy_match(&song.title, query);
+    let artist = matcher.fuzzy_match(&song.artist, query);
+    let both = matcher.fuzzy_match(&format!("{} {}", song.artist, song.title), query);
+    let album = matcher.fuzzy_match(&song.album, query).map(|s| s * 2 / 3);
+    [title, artist, both, album].into_iter().flatten().max()
+}
+
+/// The lowest score kept when the best is `best`.
+pub fn cutoff(best: i64) -> i64 {
+    (best as f64 * RELATIVE_CUTOFF) as i64
+}
+
+/// Character positions of `query` in `text` to highlight (empty when it does not match on its own).
+pub fn positions(text: &str, query: &str) -> Vec<usize> {
+    if query.trim().is_empty() {
+        return Vec::new();
+    }
+    matcher()
+        .fuzzy_indices(text, query.trim())
+        .map(|(_, p)| p)
+        .unwrap_or_default()
+}
 
 /// Searches `songs` for `query` in artist and title (and album, at a lower weight). An empty query matches every
 /// song in its given order.
@@ -33,51 +63,37 @@ pub fn search(songs: &[Song], query: &str) -> Vec<Match> {
             })
             .collect();
     }
-    let matcher = SkimMatcherV2::default().ignore_case();
-    let mut matches: Vec<Match> = songs
+    let matcher = matcher();
+    let mut matches: Vec<(usize, i64)> = songs
         .iter()
         .enumerate()
-        .filter_map(|(index, song)| score_song(&matcher, song, query).map(|m| Match { index, ..m }))
+        .filter_map(|(index, song)| score(&matcher, song, query).map(|s| (index, s)))
         .collect();
-    let best = matches.iter().map(|m| m.score).max().unwrap_or(0);
-    let floor = (best as f64 * RELATIVE_CUTOFF) as i64;
-    matches.retain(|m| m.score >= floor);
+    let best = matches.iter().map(|m| m.1).max().unwrap_or(0);
+    let floor = cutoff(best);
+    matches.retain(|m| m.1 >= floor);
     matches.sort_by(|a, b| {
-        b.score.cmp(&a.score).then_with(|| {
-            let (sa, sb) = (&songs[a.index], &songs[b.index]);
+        b.1.cmp(&a.1).then_with(|| {
+            let (sa, sb) = (&songs[a.0], &songs[b.0]);
             (sa.artist.to_lowercase(), sa.title.to_lowercase())
                 .cmp(&(sb.artist.to_lowercase(), sb.title.to_lowercase()))
         })
     });
     matches
-}
-
-fn score_song(matcher: &SkimMatcherV2, song: &Song, query: &str) -> Option<Match> {
-    let title = matcher.fuzzy_indices(&song.title, query);
-    let artist = matcher.fuzzy_indices(&song.artist, query);
-    let both = matcher.fuzzy_match(&format!("{} {}", song.artist, song.title), query);
-    let album = matcher.fuzzy_match(&song.album, query).map(|s| s * 2 / 3);
-    let score = [
-        title.as_ref().map(|t| t.0),
-        artist.as_ref().map(|a| a.0),
-        both,
-        album,
-    ]
-    .into_iter()
-    .flatten()
-    .max()?;
-    Some(Match {
-        index: 0,
-        score,
-        artist_positions: artist.map(|a| a.1).unwrap_or_default(),
-        title_positions: title.map(|t| t.1).unwrap_or_default(),
-    })
+        .into_iter()
+        .map(|(index, score)| Match {
+            index,
+            score,
+            artist_positions: positions(&songs[index].artist, query),
+            title_positions: positions(&songs[index].title, query),
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::library::Location;
+    use crate::records::Location;
 
     fn song(artist: &str, title: &str) -> Song {
         Song::new(artist, title, "", Location::None)

@@ -5,14 +5,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::LyricsError;
 use super::lrclib::{Lrclib, LrclibSettings};
 use super::source::{Chain, Outcome};
-use super::{LyricsMiss, LyricsRecord};
-use crate::library::Song;
-use crate::store::{now_s, Store};
+use crate::records::now_s;
+use crate::records::Song;
+use crate::records::{LyricsMiss, LyricsRecord};
+use crate::store::Store;
 
 /// Worker threads are never more than this, whatever `--jobs` says.
 pub const MAX_JOBS: usize = 32;
@@ -30,22 +31,6 @@ pub struct FetchSettings {
     pub not_found_ttl_days: u32,
 }
 
-impl FetchSettings {
-    pub fn from_context(ctx: &crate::cli::Context) -> FetchSettings {
-        FetchSettings::from_config(&ctx.config.lyrics, ctx.offline)
-    }
-
-    pub fn from_config(config: &crate::config::Lyrics, offline: bool) -> FetchSettings {
-        FetchSettings {
-            sources: config.sources.clone(),
-            offline: offline || !config.online,
-            lrclib: LrclibSettings::from_config(config),
-            jobs: config.max_concurrency.clamp(1, MAX_JOBS),
-            not_found_ttl_days: config.not_found_ttl_days,
-        }
-    }
-}
-
 /// Which songs to fetch for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FetchOptions {
@@ -56,7 +41,7 @@ pub struct FetchOptions {
 }
 
 /// Reported after each song (and once before the first).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FetchProgress {
     pub done: usize,
     pub total: usize,
@@ -67,7 +52,7 @@ pub struct FetchProgress {
     pub failed: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FetchFailure {
     pub id: String,
     pub song: String,
@@ -76,7 +61,7 @@ pub struct FetchFailure {
 
 /// The outcome of a fetch. Serialized, it is the documented `{"found", "synced", "instrumental", "not_found",
 /// "failed"}` plus the list of failures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FetchSummary {
     /// Songs with words found (synced ones included).
     pub found: usize,
@@ -87,42 +72,14 @@ pub struct FetchSummary {
     pub failed: usize,
     pub failures: Vec<FetchFailure>,
     /// Of `found` and `instrumental`, those that were already stored.
-    #[serde(skip)]
     pub already_stored: usize,
     /// Songs looked at.
-    #[serde(skip)]
     pub total: usize,
     /// Not found, but not asked online again because of an earlier miss.
-    #[serde(skip)]
     pub recently_missed: usize,
-    #[serde(skip)]
     pub requests: u64,
-    #[serde(skip)]
     pub offline: bool,
-    #[serde(skip)]
     pub cancelled: bool,
-}
-
-/// Fetches lyrics for every song that has none, as config and `ctx` say. Meant to be called from a worker
-/// thread too: `progress` runs on the calling thread, and setting `cancel` stops the run after the requests in
-/// flight (their pauses are cut short); the summary then has `cancelled` set.
-pub fn fetch_missing(
-    ctx: &crate::cli::Context,
-    store: &Store,
-    progress: &mut dyn FnMut(FetchProgress),
-    cancel: &AtomicBool,
-) -> anyhow::Result<FetchSummary> {
-    let options = FetchOptions {
-        missing_only: true,
-        jobs: None,
-    };
-    fetch(
-        &FetchSettings::from_context(ctx),
-        store,
-        &options,
-        progress,
-        cancel,
-    )
 }
 
 /// Fetches lyrics for the songs `options` selects.

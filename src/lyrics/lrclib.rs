@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::error::LyricsError;
-use super::{lrc, matching, LyricsRecord};
-use crate::library::{LyricsOrigin, Song};
+use super::{lrc, matching};
+use crate::records::LyricsRecord;
+use crate::records::{LyricsOrigin, Song};
 
 /// Overrides config `lyrics.lrclib_url`, for a self-hosted server.
 pub const ENV_LRCLIB_URL: &str = "MOODTAPE_LRCLIB_URL";
@@ -56,22 +57,28 @@ pub struct LrclibSettings {
 }
 
 impl LrclibSettings {
-    /// From config `[lyrics]`, with `MOODTAPE_LRCLIB_URL` and `MOODTAPE_LYRICS_BACKOFF_MS` applied.
-    pub fn from_config(config: &crate::config::Lyrics) -> LrclibSettings {
+    /// Settings for the server at `base_url`, with `MOODTAPE_LRCLIB_URL` and `MOODTAPE_LYRICS_BACKOFF_MS` applied.
+    pub fn new(
+        base_url: &str,
+        connect_timeout_s: f64,
+        timeout_s: f64,
+        retries: u32,
+        requests_per_second: f64,
+    ) -> LrclibSettings {
         let base_url = std::env::var(ENV_LRCLIB_URL)
             .ok()
             .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| config.lrclib_url.clone());
+            .unwrap_or_else(|| base_url.to_string());
         let backoff_base = std::env::var(ENV_BACKOFF_MS)
             .ok()
             .and_then(|ms| ms.trim().parse::<u64>().ok())
             .map_or(DEFAULT_BACKOFF, Duration::from_millis);
         LrclibSettings {
             base_url: base_url.trim().to_string(),
-            connect_timeout: seconds(config.connect_timeout_s),
-            timeout: seconds(config.timeout_s),
-            retries: config.retries.min(10),
-            requests_per_second: config.requests_per_second,
+            connect_timeout: seconds(connect_timeout_s),
+            timeout: seconds(timeout_s),
+            retries: retries.min(10),
+            requests_per_second,
             backoff_base,
             max_body_bytes: MAX_BODY_BYTES,
         }
@@ -615,7 +622,7 @@ fn evaluate(song: &Song, candidate: &LrclibRecord) -> Option<(Rank, LyricsRecord
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::library::Location;
+    use crate::records::Location;
 
     fn song(artist: &str, title: &str, duration: Option<f64>) -> Song {
         let mut s = Song::new(artist, title, "", Location::None);

@@ -2,7 +2,7 @@
 //! after folding case, diacritics and punctuation and dropping "feat." and "(Remastered ...)" noise; durations
 //! within about 5%; synced lyrics preferred, and synced lyrics that run past the song's end rejected.
 
-use crate::library::normalize_name;
+use crate::records::normalize_name;
 
 /// Words that mark a bracketed or dashed title suffix as edition noise rather than part of the name.
 const NOISE_WORDS: [&str; 22] = [

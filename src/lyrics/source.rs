@@ -11,9 +11,11 @@ use lofty::prelude::ItemKey;
 use lofty::probe::Probe;
 
 use super::error::LyricsError;
+use super::lrc;
 use super::lrclib::Lrclib;
-use super::{lrc, LyricsRecord};
-use crate::library::{scan, LyricsOrigin, Song};
+use crate::library::scan;
+use crate::records::LyricsRecord;
+use crate::records::{LyricsOrigin, Song};
 use crate::store::Store;
 
 /// One place lyrics can come from. `Ok(None)` means "not here"; the chain then asks the next source.

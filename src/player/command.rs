@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use super::m3u::write_m3u8_absolute;
 use super::PlayerError;
-use crate::library::Song;
+use crate::records::Song;
 
 /// Runs the player command for `songs` and waits for it (a terminal player such as mpv takes over until it ends).
 pub fn run_command(template: &str, songs: &[Song]) -> Result<(), PlayerError> {
@@ -106,7 +106,7 @@ fn shell_quote(arg: &str) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use crate::library::Location;
+    use crate::records::Location;
 
     #[test]
     fn the_template_gets_the_playlist() {

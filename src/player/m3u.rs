@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use crate::library::{Location, Song};
+use crate::records::{Location, Song};
 
 /// One entry read back from an M3U8 file.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ pub fn render(songs: &[Song], base: Option<&Path>) -> Vec<u8> {
             Location::File(p) => {
                 let abs = absolute(p);
                 let shown = base.and_then(|b| relative_to(&abs, b)).unwrap_or(abs);
-                crate::library::song::path_bytes(&shown)
+                crate::records::path_bytes(&shown)
             }
             Location::Uri(u) | Location::Mpd(u) => u.as_bytes().to_vec(),
             Location::None => continue,

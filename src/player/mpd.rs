@@ -6,11 +6,11 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::PlayerError;
-use crate::library::{normalize_name, Location, Song, SongId};
-use crate::lyrics::LyricsRecord;
+use crate::records::LyricsRecord;
+use crate::records::{normalize_name, Location, Song, SongId};
 use crate::store::Store;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -18,6 +18,24 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Songs written per database transaction during an import.
 const IMPORT_BATCH: usize = 500;
+
+/// MPD as configured (config `[mpd]`), before the environment is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpdSettings {
+    pub host: String,
+    pub port: u16,
+    pub password: String,
+}
+
+impl Default for MpdSettings {
+    fn default() -> Self {
+        MpdSettings {
+            host: "127.0.0.1".into(),
+            port: 6600,
+            password: String::new(),
+        }
+    }
+}
 
 /// Where MPD listens, and the password to send if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,19 +48,10 @@ pub struct MpdTarget {
 }
 
 impl MpdTarget {
-    /// The config's `[mpd]`, overridden by `MPD_HOST` (`[password@]host` or a socket path) and `MPD_PORT`, as
-    /// mpc and other MPD clients read them.
-    pub fn from_context(ctx: &crate::cli::Context) -> MpdTarget {
-        MpdTarget::resolve(
-            &ctx.config.mpd,
-            std::env::var("MPD_HOST").ok().as_deref(),
-            std::env::var("MPD_PORT").ok().as_deref(),
-        )
-    }
-
-    /// The target from config and the values of `MPD_HOST` and `MPD_PORT`.
+    /// The target from configured settings and the values of `MPD_HOST` (`[password@]host` or a socket path) and
+    /// `MPD_PORT`, which override them as mpc and other MPD clients read them.
     pub fn resolve(
-        config: &crate::config::Mpd,
+        config: &MpdSettings,
         host_env: Option<&str>,
         port_env: Option<&str>,
     ) -> MpdTarget {
@@ -89,7 +98,7 @@ impl MpdTarget {
 }
 
 /// What [`queue`] did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueReport {
     /// Songs added to MPD's queue.
     pub queued: usize,
@@ -100,7 +109,7 @@ pub struct QueueReport {
 }
 
 /// What [`import_library`] did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {
     pub mpd: String,
     /// Songs in MPD's database.
@@ -631,7 +640,7 @@ mod tests {
 
     #[test]
     fn env_overrides_config() {
-        let config = crate::config::Mpd::default();
+        let config = MpdSettings::default();
         let t = MpdTarget::resolve(&config, Some("secret@music.local"), Some("6601"));
         assert_eq!(t.host, "music.local");
         assert_eq!(t.port, 6601);
@@ -662,7 +671,7 @@ mod tests {
     #[test]
     fn refused_connections_say_what_to_do() {
         // Port 1 on localhost is closed on any sane machine.
-        let config = crate::config::Mpd {
+        let config = MpdSettings {
             host: "127.0.0.1".into(),
             port: 1,
             password: String::new(),

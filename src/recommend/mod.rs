@@ -8,21 +8,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::emotion::{MoodReading, Quadrant, SongMood, TextMood};
-use crate::library::{normalize_name, Song, SongId};
+use crate::records::{normalize_name, Song, SongId};
+use crate::records::{Feedback, MoodReading, Quadrant, SongMood, TextMood};
 use crate::store::{Store, StoreError};
-
-/// A like or dislike, kept with the mood the song was recommended for so it only nudges similar moods.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Feedback {
-    pub song_id: SongId,
-    pub liked: bool,
-    pub valence: f32,
-    pub arousal: f32,
-    #[serde(default)]
-    pub mood_text: String,
-    pub at: u64,
-}
 
 /// A song that can be recommended: it has an analysis by the current model.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +20,7 @@ pub struct Candidate {
 }
 
 /// One song of a recommendation, in playlist order, with why it is there.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pick {
     pub song: Song,
     pub valence: f32,
@@ -53,24 +41,23 @@ pub struct Weights {
 }
 
 impl Weights {
-    pub fn from_config(config: &crate::config::Recommend) -> Weights {
-        Weights {
-            emotion: config.weight_emotion.max(0.0),
-            va: config.weight_va.max(0.0),
-            lyrics: config.weight_lyrics.max(0.0),
-            feedback: config.feedback_strength.max(0.0),
-        }
-    }
+    /// The blend moodtape ships with (config `[recommend]` defaults).
+    pub const DEFAULT: Weights = Weights {
+        emotion: 0.45,
+        va: 0.40,
+        lyrics: 0.15,
+        feedback: 0.15,
+    };
 }
 
 impl Default for Weights {
     fn default() -> Self {
-        Weights::from_config(&crate::config::Recommend::default())
+        Weights::DEFAULT
     }
 }
 
 /// Where a journey goes: the centre of a quadrant, or the mood of a text.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Target {
     Quadrant(Quadrant),
     Mood(TextMood),
@@ -140,19 +127,20 @@ pub fn record_feedback(
     liked: bool,
     mood: &MoodReading,
     text: &str,
-) -> Result<(), StoreError> {
+) -> Result<Feedback, StoreError> {
     let record = Feedback {
         song_id: song.clone(),
         liked,
         valence: mood.valence,
         arousal: mood.arousal,
         mood_text: crate::sanitize::clean_line(text),
-        at: crate::store::now_s(),
+        at: crate::records::now_s(),
     };
     store
         .feedback
         .insert(&feedback_key(song, mood.quadrant()), &record)?;
-    store.flush()
+    store.flush()?;
+    Ok(record)
 }
 
 /// Forgets all feedback; returns how many records there were.

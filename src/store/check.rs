@@ -1,17 +1,17 @@
 //! `moodtape db check`: opens the database and reads every record, reporting what it finds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Store, DATA_TREES, SCHEMA_VERSION};
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TreeReport {
     pub tree: String,
     pub records: usize,
     pub unreadable: Vec<String>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckReport {
     pub path: String,
     pub schema_version: Option<u32>,
@@ -90,11 +90,11 @@ pub fn check(store: &Store) -> CheckReport {
 fn decode_as(tree: &str, bytes: &[u8]) -> Result<(), serde_json::Error> {
     use super::*;
     match tree {
-        TREE_SONGS => serde_json::from_slice::<crate::library::Song>(bytes).map(drop),
-        TREE_LYRICS => serde_json::from_slice::<crate::lyrics::LyricsRecord>(bytes).map(drop),
-        TREE_MOODS => serde_json::from_slice::<crate::emotion::SongMood>(bytes).map(drop),
-        TREE_FEEDBACK => serde_json::from_slice::<crate::recommend::Feedback>(bytes).map(drop),
-        TREE_LYRICS_MISS => serde_json::from_slice::<crate::lyrics::LyricsMiss>(bytes).map(drop),
+        TREE_SONGS => serde_json::from_slice::<crate::records::Song>(bytes).map(drop),
+        TREE_LYRICS => serde_json::from_slice::<crate::records::LyricsRecord>(bytes).map(drop),
+        TREE_MOODS => serde_json::from_slice::<crate::records::SongMood>(bytes).map(drop),
+        TREE_FEEDBACK => serde_json::from_slice::<crate::records::Feedback>(bytes).map(drop),
+        TREE_LYRICS_MISS => serde_json::from_slice::<crate::records::LyricsMiss>(bytes).map(drop),
         _ => serde_json::from_slice::<serde_json::Value>(bytes).map(drop),
     }
 }

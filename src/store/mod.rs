@@ -13,10 +13,7 @@ use serde::Serialize;
 pub use backup::{export_jsonl, import_jsonl, ImportMode, ImportSummary};
 pub use check::{check, CheckReport};
 
-use crate::emotion::SongMood;
-use crate::library::{Song, SongId};
-use crate::lyrics::{LyricsMiss, LyricsRecord};
-use crate::recommend::Feedback;
+use crate::records::{Feedback, LyricsMiss, LyricsRecord, Song, SongId, SongMood};
 
 /// The layout version this build writes; bumped when a tree's record shape changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -409,11 +406,4 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "the storage engine stopped on bad data".to_string())
-}
-
-/// Seconds since the Unix epoch.
-pub fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

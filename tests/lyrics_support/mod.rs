@@ -249,7 +249,7 @@ pub fn instrumental(id: u64, artist: &str, title: &str, duration: f64) -> Value 
 }
 
 fn fold(s: &str) -> String {
-    moodtape::library::normalize_name(s)
+    moodtape::records::normalize_name(s)
 }
 
 /// Serves `tracks` the way LRCLIB does: `/api/get` wants the exact names (case aside), the album and a duration

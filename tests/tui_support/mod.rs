@@ -3,16 +3,16 @@
 //! helper that draws the app on a test backend.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use moodtape::app::action::Action;
-use moodtape::app::editor::EditOp;
-use moodtape::app::state::{App, AppOptions, Effect, MoodSummary};
-use moodtape::app::worker::{Event, RecommendRequest};
-use moodtape::emotion::{ChunkMood, MoodReading, Quadrant, SongMood, TextMood, LABELS};
 use moodtape::library::demo::demo_songs;
-use moodtape::library::Song;
-use moodtape::lyrics::LyricsRecord;
 use moodtape::recommend::Pick;
-use moodtape::ui::Theme;
+use moodtape::records::{
+    ChunkMood, LyricsRecord, MoodReading, MoodSummary, Quadrant, Song, SongMood, TextMood, LABELS,
+};
+use moodtape::service::{Entry, Event, JobKind, JobStatus, Mode, ModelStatus};
+use moodtape::tui::action::Action;
+use moodtape::tui::editor::EditOp;
+use moodtape::tui::state::{App, AppOptions, Effect, Reply};
+use moodtape::tui::view::Theme;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -147,8 +147,8 @@ pub fn text_mood() -> TextMood {
     }
 }
 
-/// Fixed picks for the fixture mood: the analyzed songs nearest it on the map.
-pub fn picks(app: &App, n: usize) -> Vec<Pick> {
+/// Fixed playlist entries for the fixture mood: the analyzed songs nearest it on the map.
+pub fn picks(app: &App, n: usize) -> Vec<Entry> {
     let mood = text_mood().reading;
     let mut scored: Vec<(usize, f32)> = app
         .moods
@@ -169,14 +169,21 @@ pub fn picks(app: &App, n: usize) -> Vec<Pick> {
         .take(n)
         .map(|(i, d)| {
             let m = app.moods[i].unwrap();
-            let top = m.top.map(|t| t.0).unwrap_or("neutral");
-            Pick {
-                song: app.songs[i].clone(),
-                valence: m.valence,
-                arousal: m.arousal,
-                quadrant: m.quadrant,
-                score: 1.0 - d / 2.0,
-                reason: format!("{top} like you · {d:.2} from your mood"),
+            let top = m.top().map(|t| t.0).unwrap_or("neutral");
+            Entry {
+                pick: Pick {
+                    song: app.songs[i].clone(),
+                    valence: m.valence,
+                    arousal: m.arousal,
+                    quadrant: m.quadrant,
+                    score: 1.0 - d / 2.0,
+                    reason: format!("{top} like you · {d:.2} from your mood"),
+                },
+                reading: MoodReading {
+                    emotions: vec![0.0; LABELS.len()],
+                    valence: m.valence,
+                    arousal: m.arousal,
+                },
             }
         })
         .collect()
@@ -205,15 +212,15 @@ pub fn demo_app() -> App {
             )
         })
         .collect();
-    app.update(Action::Worker(Event::Moods(moods)));
-    app.update(Action::Worker(Event::MoodsLoaded));
-    app.update(Action::Worker(Event::ModelReady {
-        device: "cpu".into(),
-    }));
-    app.update(Action::Worker(Event::AnalysisDone {
-        analyzed: 118,
-        interrupted: false,
-    }));
+    app.update(Action::Reply(Reply::Moods(moods)));
+    app.update(Action::Reply(Reply::MoodsLoaded));
+    app.update(model_ready());
+    app.update(job(
+        JobKind::Analysis,
+        JobStatus::Done {
+            summary: "118 analyzed".into(),
+        },
+    ));
     answer_detail(&mut app);
     app
 }
@@ -229,7 +236,7 @@ pub fn answer_detail(app: &mut App) -> Vec<Effect> {
                 continue;
             };
             let mood = (!unanalyzed(i) && d.1.has_words()).then(|| song_mood(i, &d.1, d.2));
-            app.update(Action::Worker(Event::Detail {
+            app.update(Action::Reply(Reply::Detail {
                 id,
                 lyrics: Some(d.1.clone()),
                 mood,
@@ -272,7 +279,7 @@ pub fn app_with_mood() -> App {
         .unwrap();
     let effects = act(
         &mut app,
-        Action::Worker(Event::MoodRead {
+        Action::Reply(Reply::MoodRead {
             id,
             mood: text_mood(),
         }),
@@ -280,12 +287,17 @@ pub fn app_with_mood() -> App {
     let rid = effects
         .iter()
         .find_map(|e| match e {
-            Effect::Recommend(RecommendRequest::Match { id, .. }) => Some(*id),
+            Effect::Recommend { id, request } if matches!(request.mode, Mode::Match { .. }) => {
+                Some(*id)
+            }
             _ => None,
         })
         .unwrap();
-    let picks = picks(&app, 12);
-    act(&mut app, Action::Worker(Event::Picks { id: rid, picks }));
+    let entries = picks(&app, 12);
+    act(
+        &mut app,
+        Action::Reply(Reply::Playlist { id: rid, entries }),
+    );
     app
 }
 
@@ -297,7 +309,8 @@ pub fn theme() -> Theme {
 /// Draws the whole app on a `width` x `height` test terminal.
 pub fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
-    t.draw(|f| moodtape::ui::draw(f, app, &theme())).unwrap();
+    t.draw(|f| moodtape::tui::view::draw(f, app, &theme()))
+        .unwrap();
     t
 }
 
@@ -324,4 +337,47 @@ pub fn text(t: &Terminal<TestBackend>) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The model is loaded and runs on the CPU.
+pub fn model_ready() -> Action {
+    Action::Service(Event::Model {
+        status: ModelStatus::Ready {
+            device: "cpu".into(),
+        },
+    })
+}
+
+/// A background job's new state.
+pub fn job(kind: JobKind, status: JobStatus) -> Action {
+    Action::Service(Event::Job { kind, status })
+}
+
+/// A running job at `done` of `total`.
+pub fn running(kind: JobKind, done: usize, total: usize, rate: f64, eta_s: Option<f64>) -> Action {
+    job(
+        kind,
+        JobStatus::Running {
+            done,
+            total,
+            rate,
+            eta_s,
+        },
+    )
+}
+
+/// New analyses stored by the core.
+pub fn moods_stored(moods: Vec<(moodtape::records::SongId, MoodSummary)>) -> Action {
+    Action::Service(Event::Moods { moods })
+}
+
+/// Analyses the core just stored: the first analyzed song's again, as a new analysis would come.
+pub fn fresh_analyses(app: &App) -> Action {
+    let (song, mood) = app
+        .songs
+        .iter()
+        .zip(&app.moods)
+        .find_map(|(s, m)| m.map(|m| (s.id.clone(), m)))
+        .unwrap();
+    moods_stored(vec![(song, mood)])
 }

@@ -8,8 +8,8 @@ use ratatui::Frame;
 
 use super::theme::quadrant_glyph;
 use super::{fit, pane_block, scroll_offset, Theme};
-use crate::app::action::{Action, Pane};
-use crate::app::state::{App, MoodState};
+use crate::tui::action::{Action, Pane};
+use crate::tui::state::{App, MoodState};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let pl = &app.playlist;
@@ -46,7 +46,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 crate::sanitize::clean_line(err),
                 theme.error(),
             ))
-        } else if matches!(app.mood_state, MoodState::Reading { .. }) {
+        } else if matches!(app.mood.state, MoodState::Reading { .. }) {
             Line::from(Span::styled(
                 "reading your mood…",
                 Style::default().fg(theme.accent),

@@ -10,8 +10,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::theme::quadrant_glyph;
 use super::{bar, fit, pane_block, Theme};
-use crate::app::action::{Action, Pane};
-use crate::app::state::{App, ModelState, MoodState};
+use crate::tui::action::{Action, Pane};
+use crate::tui::state::{App, ModelState, MoodState};
 
 const PROMPT: &str = "› ";
 
@@ -31,7 +31,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         f.render_widget(Paragraph::new(line), rest);
         return;
     }
-    let Some((text, mood)) = &app.mood else {
+    let Some((text, mood)) = &app.mood.current else {
         let key = |a: Action| {
             let label = app.options.keymap.keys_label(&a);
             label.split(' ').next().unwrap_or_default().to_string()
@@ -114,7 +114,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// The line that replaces the reading while one is under way or failed.
 fn state_line<'a>(app: &App, theme: &Theme) -> Option<Line<'a>> {
-    match &app.mood_state {
+    match &app.mood.state {
         MoodState::Idle => None,
         MoodState::Reading { .. } => Some(Line::from(Span::styled(
             match &app.jobs.model {
@@ -134,8 +134,8 @@ fn state_line<'a>(app: &App, theme: &Theme) -> Option<Line<'a>> {
 }
 
 fn draw_input(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let focused = app.focus == Pane::Mood && !app.help;
-    let editor = &app.mood_input;
+    let focused = app.layer() == crate::tui::layer::Layer::MoodInput;
+    let editor = &app.mood.input;
     let text = editor.text();
     let prompt_style = if focused {
         Style::default()

@@ -8,19 +8,22 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-use crate::emotion::Quadrant;
+use crate::records::Quadrant;
 
 /// The shipped themes: name and file text.
 pub const SHIPPED: [(&str, &str); 6] = [
-    ("default", include_str!("../../themes/default.toml")),
-    ("light", include_str!("../../themes/light.toml")),
+    ("default", include_str!("../../../themes/default.toml")),
+    ("light", include_str!("../../../themes/light.toml")),
     (
         "high-contrast",
-        include_str!("../../themes/high-contrast.toml"),
+        include_str!("../../../themes/high-contrast.toml"),
     ),
-    ("gruvbox", include_str!("../../themes/gruvbox.toml")),
-    ("catppuccin", include_str!("../../themes/catppuccin.toml")),
-    ("nord", include_str!("../../themes/nord.toml")),
+    ("gruvbox", include_str!("../../../themes/gruvbox.toml")),
+    (
+        "catppuccin",
+        include_str!("../../../themes/catppuccin.toml"),
+    ),
+    ("nord", include_str!("../../../themes/nord.toml")),
 ];
 
 #[derive(Debug, Clone, PartialEq)]

@@ -11,9 +11,9 @@ use ratatui::widgets::canvas::{Canvas, Line as Segment, Points};
 use ratatui::Frame;
 
 use super::{pane_block, Theme};
-use crate::app::action::Pane;
-use crate::app::state::App;
-use crate::emotion::Quadrant;
+use crate::records::Quadrant;
+use crate::tui::action::Pane;
+use crate::tui::state::App;
 
 pub const MOOD_MARK: &str = "★";
 pub const SELECTED_MARK: &str = "◉";
@@ -31,19 +31,19 @@ pub fn point_at(inner: Rect, range: f32, column: u16, row: u16) -> (f32, f32) {
 
 /// The song nearest the cursor, for the title.
 fn nearest(app: &App) -> Option<usize> {
-    let (cv, ca) = app.cursor;
+    let (cv, ca) = app.map.cursor;
     app.moods
         .iter()
         .enumerate()
         .filter_map(|(i, m)| m.map(|m| (i, (m.valence - cv).hypot(m.arousal - ca))))
         .min_by(|a, b| a.1.total_cmp(&b.1))
-        .filter(|(_, d)| *d < 0.15 * app.map_range)
+        .filter(|(_, d)| *d < 0.15 * app.map.range)
         .map(|(i, _)| i)
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let (cv, ca) = app.cursor;
-    let range = f64::from(app.map_range);
+    let (cv, ca) = app.map.cursor;
+    let range = f64::from(app.map.range);
     let mut extra = vec![
         Span::styled(format!("±{range:.2} "), Style::default().fg(theme.fg)),
         Span::styled(format!("{CURSOR_MARK} V{cv:+.2} A{ca:+.2} "), theme.dim()),
@@ -90,10 +90,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .current_song()
         .and_then(|i| app.moods[i])
         .map(|m| on_map(m.valence, m.arousal));
-    let user = app
-        .mood
-        .as_ref()
-        .map(|(_, m)| on_map(m.reading.valence, m.reading.arousal));
+    let user = app.mood.point().map(|(v, a)| on_map(v, a));
 
     let canvas = Canvas::default()
         .block(block)

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::LABELS;
+use crate::records::LABELS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {

@@ -8,9 +8,9 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::Theme;
-use crate::app::action::Action;
-use crate::app::state::{App, JobState, ModelState};
-use crate::emotion::Quadrant;
+use crate::records::Quadrant;
+use crate::tui::action::Action;
+use crate::tui::state::{App, JobState, ModelState};
 
 fn eta(seconds: Option<f64>) -> String {
     match seconds {
@@ -81,7 +81,7 @@ fn journey_prompt(area: Rect, theme: &Theme) -> Line<'static> {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    if app.journey_prompt {
+    if app.layer() == crate::tui::layer::Layer::JourneyPrompt {
         f.render_widget(
             Paragraph::new(journey_prompt(area, theme)).style(theme.base()),
             area,

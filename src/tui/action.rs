@@ -1,12 +1,13 @@
 //! Everything that can change the app's state, as one enum. The variants a user can bind to a key carry no data
 //! and read from TOML by their snake_case names (`[keys] like = ["+"]`); the rest come from the text editors, the
-//! mouse and the worker threads, and are skipped by serde.
+//! mouse, the worker threads and the core, and are skipped by serde.
 
 use serde::{Deserialize, Serialize};
 
 use super::editor::EditOp;
-use super::worker::Event;
-use crate::emotion::Quadrant;
+use super::state::Reply;
+use crate::records::Quadrant;
+use crate::service::Event;
 
 /// The panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -124,9 +125,12 @@ pub enum Action {
     /// The quadrant a mood journey goes to, picked in the journey prompt.
     #[serde(skip)]
     JourneyTo(Quadrant),
-    /// A reply from a worker thread.
+    /// A worker's answer to one of the app's effects.
     #[serde(skip)]
-    Worker(Event),
+    Reply(Reply),
+    /// Something happened in the core (this process's session, or the moodtape this one is attached to).
+    #[serde(skip)]
+    Service(Event),
 }
 
 impl Action {

@@ -7,8 +7,8 @@ use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use super::{fit, Theme};
-use crate::app::action::Action;
-use crate::app::state::App;
+use crate::tui::action::Action;
+use crate::tui::state::App;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let width = area.width.saturating_sub(4).min(100);
@@ -80,7 +80,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ]));
     }
     let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    let scroll = app.help_scroll.min(max_scroll) as u16;
+    let scroll = app.help_scroll().unwrap_or(0).min(max_scroll) as u16;
     f.render_widget(
         Paragraph::new(lines)
             .wrap(ratatui::widgets::Wrap { trim: true })

@@ -9,9 +9,10 @@ use ratatui::Frame;
 
 use super::theme::quadrant_glyph;
 use super::{fit, fit_marked, pane_block, scroll_offset, Theme};
-use crate::app::action::Pane;
-use crate::app::state::{match_positions, App};
-use crate::library::format_duration;
+use crate::library::search::positions as match_positions;
+use crate::records::format_duration;
+use crate::tui::action::Pane;
+use crate::tui::state::App;
 
 /// Rows above the list: the filter line (when a filter is on or being typed) and the column header.
 pub fn header_rows(app: &App) -> u16 {
@@ -86,7 +87,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ));
         }
         lines.push(Line::from(spans));
-        if lib.searching && app.focus == Pane::Library && !app.help {
+        if app.layer() == crate::tui::layer::Layer::Filter {
             let x = inner.x
                 + 1
                 + unicode_width::UnicodeWidthStr::width(
@@ -188,7 +189,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
         if emo_w > 0 {
             let emo = match app.moods[i] {
-                Some(m) => m.top.map(|t| t.0).unwrap_or("neutral").to_string(),
+                Some(m) => m.top().map(|t| t.0).unwrap_or("neutral").to_string(),
                 None if song.instrumental => "instrumental".into(),
                 None if !song.has_lyrics() => "no lyrics".into(),
                 None => "not analyzed".into(),

@@ -9,13 +9,14 @@ use ratatui::Frame;
 
 use super::theme::quadrant_glyph;
 use super::{pane_block, Theme};
-use crate::app::action::Pane;
-use crate::app::state::App;
-use crate::emotion::ChunkMood;
+use crate::records::ChunkMood;
+use crate::tui::action::Pane;
+use crate::tui::state::App;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let song = app.current_song().map(|i| &app.songs[i]);
     let detail = app
+        .lyrics
         .detail
         .as_ref()
         .filter(|d| song.is_some_and(|s| s.id == d.id));
@@ -104,7 +105,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ])),
         }
     }
-    let scroll = app.lyrics_scroll.min(lines.len().saturating_sub(1));
+    let scroll = app.lyrics.scroll.min(lines.len().saturating_sub(1));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

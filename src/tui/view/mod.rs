@@ -19,8 +19,8 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthChar;
 
-use crate::app::action::{Action, Pane};
-use crate::app::state::App;
+use crate::tui::action::{Action, Pane};
+use crate::tui::state::App;
 pub use theme::Theme;
 
 /// The smallest terminal moodtape draws its panes in.
@@ -104,7 +104,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         lyrics::draw(f, r, app, theme);
     }
     status::draw(f, a.status, app, theme);
-    if app.help {
+    if app.layer() == crate::tui::layer::Layer::Help {
         help::draw(f, area, app, theme);
     }
 }
@@ -273,7 +273,7 @@ pub fn click_action(area: Rect, app: &App, column: u16, row: u16) -> Option<Acti
     Some(match pane {
         Pane::Mood => Action::FocusMood,
         Pane::Map if inside => {
-            let (v, a) = map::point_at(inner, app.map_range, column, row);
+            let (v, a) = map::point_at(inner, app.map.range, column, row);
             Action::MapClick {
                 valence: v,
                 arousal: a,

@@ -18,11 +18,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::data::{emobank, goemotions, GoExample, VaExample};
-use super::encoder::{l2_normalize, mean_pool, pad_batch};
-use super::fetch::ModelFiles;
-use super::heads::Card;
 use super::metrics::{best_threshold, label_f1, pearson};
-use super::{ekman_group, EngineError, EKMAN, LABELS};
+use crate::emotion::encoder::{l2_normalize, mean_pool, pad_batch};
+use crate::emotion::fetch::ModelFiles;
+use crate::emotion::heads::Card;
+use crate::emotion::EngineError;
+use crate::records::{ekman_group, EKMAN, LABELS};
 
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
@@ -721,7 +722,7 @@ fn save(
     let card = Card {
         format: 1,
         encoder: "sentence-transformers/all-MiniLM-L6-v2".into(),
-        encoder_sha256: super::ENCODER_SHA256.into(),
+        encoder_sha256: crate::emotion::ENCODER_SHA256.into(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
         thresholds: thresholds.iter().map(|t| (t * 100.0).round() / 100.0).collect(),
         ekman: EKMAN.iter().map(|s| s.to_string()).collect(),
@@ -764,7 +765,7 @@ fn frozen_features(
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<Features>, TrainError> {
     let mut h = Sha256::new();
-    h.update(super::ENCODER_SHA256.as_bytes());
+    h.update(crate::emotion::ENCODER_SHA256.as_bytes());
     h.update(format!("layers<{TUNED_LAYER} max{}", opts.max_tokens).as_bytes());
     for (name, texts) in sets {
         h.update(name.as_bytes());
@@ -773,7 +774,7 @@ fn frozen_features(
             h.update([0]);
         }
     }
-    let key = crate::library::song::hex(&h.finalize()[..8]);
+    let key = crate::records::hex(&h.finalize()[..8]);
     let path = opts.cache_dir.join(format!("train-features-{key}.bin"));
     if let Ok(f) = std::fs::File::open(&path) {
         log(&format!(
@@ -794,15 +795,15 @@ fn frozen_features(
     let vb =
         unsafe { VarBuilder::from_mmaped_safetensors(&[files.weights()], DType::F32, device) }?;
     let model = candle_transformers::models::bert::BertModel::load(vb, &config)?;
-    let tokenizer = super::encoder::load_tokenizer(&files.tokenizer())?;
+    let tokenizer = crate::emotion::encoder::load_tokenizer(&files.tokenizer())?;
     let mut out = Vec::new();
     let total: usize = sets.iter().map(|(_, t)| t.len()).sum();
     let mut done = 0usize;
     let t0 = Instant::now();
     for (name, texts) in sets {
-        let ids = super::encoder::tokenize_with(&tokenizer, texts, opts.max_tokens)?;
+        let ids = crate::emotion::encoder::tokenize_with(&tokenizer, texts, opts.max_tokens)?;
         let mut per: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
-        for batch in super::encoder::length_batches(&ids, 64) {
+        for batch in crate::emotion::encoder::length_batches(&ids, 64) {
             let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
             let (tok, mask) = pad_batch(&slices, device)?;
             let hidden = model.forward(&tok, &tok.zeros_like()?, Some(&mask))?;

@@ -1,0 +1,159 @@
+//! `train`, `eval` and `bench`: the lab, off the user's path.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::print_json;
+use crate::emotion::fetch::fetch;
+use crate::emotion::heads::card;
+use crate::emotion::Engine;
+use crate::lab::bench::{self, bench_texts};
+use crate::lab::eval::{self, dataset_dir};
+use crate::lab::train::{train, TrainOptions};
+use crate::service::Context;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The GoEmotions folder (train.tsv, dev.tsv, test.tsv)
+    #[arg(long, value_name = "DIR")]
+    pub goemotions: Option<PathBuf>,
+    /// The EmoBank folder (emobank.csv)
+    #[arg(long, value_name = "DIR")]
+    pub emobank: Option<PathBuf>,
+    /// Output prefix: writes PREFIX.safetensors and PREFIX.json
+    #[arg(long, default_value = "models/heads")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Train on at most N examples of each dataset (a quick check of the pipeline)
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EvalSet {
+    Goemotions,
+    Emobank,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    pub dataset: EvalSet,
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// The dataset folder (default: ../shared/datasets/<name>, or $MOODTAPE_DATASETS/<name>)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Embedding throughput and peak memory, beside a plain reference loop
+    Embed {
+        /// Bench on the `text` field of a JSONL file instead of 500 generated lyric-length texts
+        #[arg(long, value_name = "FILE")]
+        texts: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Texts per batch
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+    },
+}
+
+fn load_engine(ctx: &Context) -> anyhow::Result<Engine> {
+    Ok(Engine::load(&ctx.engine_options(true))?)
+}
+
+pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
+    let go = dataset_dir(args.goemotions.as_deref(), "goemotions")?;
+    let eb = dataset_dir(args.emobank.as_deref(), "emobank")?;
+    let opts = ctx.engine_options(true);
+    let files = fetch(&opts.fetch)?;
+    let mut topts = TrainOptions::new(go, eb, args.out.clone(), ctx.paths.cache_dir.join("train"));
+    topts.epochs = args.epochs.max(1);
+    topts.seed = args.seed;
+    topts.limit = args.limit;
+    let report = train(&files, &topts, &mut |line| eprintln!("train: {line}"))?;
+    println!(
+        "wrote {} and {} in {:.0} s\n  dev:  macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4}\n  test: macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4}",
+        report.safetensors,
+        report.card,
+        report.seconds,
+        report.dev.macro_f1,
+        report.dev.ekman_macro_f1,
+        report.dev.pearson_valence,
+        report.dev.pearson_arousal,
+        report.test.macro_f1,
+        report.test.ekman_macro_f1,
+        report.test.pearson_valence,
+        report.test.pearson_arousal
+    );
+    println!("rebuild moodtape to ship the new heads (they are compiled in)");
+    Ok(0)
+}
+
+pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
+    let engine = load_engine(ctx)?;
+    match args.dataset {
+        EvalSet::Goemotions => {
+            let dir = dataset_dir(args.data.as_deref(), "goemotions")?;
+            let out = eval::goemotions(&engine, &card()?, &dir, &args.split)?;
+            if args.json {
+                print_json(&out)?;
+            } else {
+                println!("GoEmotions {} ({} texts)", out.split, out.examples);
+                println!("  macro-F1 (28 labels) {:.4}", out.macro_f1);
+                println!("  Ekman macro-F1       {:.4}", out.ekman_macro_f1);
+                for (l, f) in &out.per_label {
+                    println!("    {l:<15} {f:.3}");
+                }
+            }
+        }
+        EvalSet::Emobank => {
+            let dir = dataset_dir(args.data.as_deref(), "emobank")?;
+            let out = eval::emobank(&engine, &dir, &args.split)?;
+            if args.json {
+                print_json(&out)?;
+            } else {
+                println!("EmoBank {} ({} texts)", out.split, out.examples);
+                println!("  Pearson r valence {:.4}", out.pearson_valence);
+                println!("  Pearson r arousal {:.4}", out.pearson_arousal);
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn run_bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<i32> {
+    let BenchCommand::Embed { texts, json, batch } = cmd;
+    let texts: Vec<String> = match texts {
+        None => bench_texts(),
+        Some(path) => bench::read_texts(&path)?,
+    };
+    anyhow::ensure!(!texts.is_empty(), "no texts to bench");
+    let engine = load_engine(ctx)?;
+    let result = bench::embed(&engine, &texts, batch)?;
+    if json {
+        print_json(&result)?;
+    } else {
+        println!(
+            "embed: {} texts, {} tokens on {}\n  moodtape   {:>7.1} texts/s  {:>9.0} tokens/s\n  reference  {:>7.1} texts/s  {:>9.0} tokens/s  (moodtape is {:.2}x)\n  peak RSS   {:.0} MB",
+            result.texts,
+            result.tokens,
+            result.device,
+            result.texts_per_s,
+            result.tokens_per_s,
+            result.reference.texts_per_s,
+            result.reference.tokens_per_s,
+            result.reference.speedup,
+            result.peak_rss_mb
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,684 @@
+//! The operations of a session. Each is written once here; [`dispatch`] maps a [`Call`] onto them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _};
+
+use super::calls::*;
+use super::events::{Event, JobKind, JobStatus};
+use super::Session;
+use crate::emotion::analyze::{self, AnalyzeError, AnalyzeSummary, Which};
+use crate::emotion::{model_key, stored_mood};
+use crate::library::import::{ColumnMap, ImportSummary};
+use crate::library::scan::ScanSummary;
+use crate::library::search;
+use crate::lyrics::{FetchOptions, FetchSummary};
+use crate::player::ImportReport;
+use crate::recommend::{self as rec, Target};
+use crate::records::{
+    normalize_name, now_s, MoodReading, MoodSummary, Song, SongId, TextMood, LABELS,
+};
+use crate::sanitize::clean_line;
+
+/// How often a watcher checks whether its caller is still there.
+const WATCH_POLL: Duration = Duration::from_millis(200);
+
+pub(super) fn dispatch(
+    s: &Session,
+    call: Call,
+    progress: &mut dyn FnMut(Progress),
+    cancel: &AtomicBool,
+) -> anyhow::Result<Answer> {
+    Ok(match call {
+        Call::Hello => Answer::Hello(Hello {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            database: s.settings.db_path.display().to_string(),
+        }),
+        Call::Songs { query, limit } => Answer::Songs {
+            songs: s.songs(query.as_deref(), limit)?,
+        },
+        Call::Stats => Answer::Stats(s.stats()?),
+        Call::Library => Answer::Library {
+            songs: s.store.all_songs()?,
+        },
+        Call::MoodSummaries { ids } => Answer::MoodSummaries {
+            moods: s.mood_summaries(&ids)?,
+        },
+        Call::Detail { id } => Answer::Detail(s.detail(&id)?),
+        Call::Resolve { query } => Answer::Song {
+            song: s.resolve(&query)?,
+        },
+        Call::ReadMood { text } => Answer::Mood {
+            mood: s.read_mood(&text)?,
+        },
+        Call::Recommend { request } => Answer::Playlist(s.recommend(&request, progress, cancel)?),
+        Call::Deliver { songs, to } => Answer::Delivered(s.deliver(&songs, &to)?),
+        Call::Feedback { song, liked, mood } => Answer::Feedback(s.feedback(&song, liked, mood)?),
+        Call::FeedbackList => Answer::FeedbackList {
+            entries: s.feedback_list()?,
+        },
+        Call::FeedbackClear => Answer::Count {
+            count: s.feedback_clear()?,
+        },
+        Call::LyricsFetch { missing_only, jobs } => {
+            let summary = s.fetch_lyrics(missing_only, jobs, progress, cancel)?;
+            s.kick_upkeep();
+            Answer::LyricsFetched(summary)
+        }
+        Call::Lyrics { query } => {
+            let song = s.resolve(&query)?;
+            let record = s.store.lyrics.get(song.id.as_str())?;
+            Answer::Lyrics { song, record }
+        }
+        Call::Analyze { which } => {
+            Answer::Analyzed(s.make_ready(false, which, false, progress, cancel)?)
+        }
+        Call::Scan { dirs } => {
+            let summary = s.scan(&dirs, progress)?;
+            s.kick_upkeep();
+            Answer::Scanned(summary)
+        }
+        Call::ScanMpd => {
+            let report = s.scan_mpd()?;
+            s.kick_upkeep();
+            Answer::MpdImported(report)
+        }
+        Call::Import { request } => {
+            let summary = s.import(&request, progress)?;
+            s.kick_upkeep();
+            Answer::Imported(summary)
+        }
+        Call::DbCheck => Answer::Checked(crate::store::check(&s.store)),
+        Call::DbExport { path } => Answer::Exported {
+            records: s.export(&path)?,
+            path,
+        },
+        Call::Watch => {
+            let rx = s.subscribe();
+            while !cancel.load(Ordering::Relaxed) && !s.closing.load(Ordering::Relaxed) {
+                match rx.recv_timeout(WATCH_POLL) {
+                    Ok(ev) => progress(Progress::Event(ev)),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            Answer::Done
+        }
+    })
+}
+
+impl Session {
+    /// Every song with its reading, or the best fuzzy matches of `query`, at most `limit`.
+    pub fn songs(
+        &self,
+        query: Option<&str>,
+        limit: Option<usize>,
+    ) -> anyhow::Result<Vec<SongInfo>> {
+        let all = self.store.all_songs()?;
+        let picked: Vec<&Song> = match query {
+            Some(q) => search::search(&all, q)
+                .iter()
+                .map(|m| &all[m.index])
+                .take(limit.unwrap_or(usize::MAX))
+                .collect(),
+            None => all.iter().take(limit.unwrap_or(usize::MAX)).collect(),
+        };
+        let key = model_key();
+        picked
+            .into_iter()
+            .map(|song| {
+                let reading = stored_mood(&self.store, &key, song)?.map(|m| m.reading);
+                Ok(SongInfo {
+                    song: song.clone(),
+                    reading,
+                })
+            })
+            .collect()
+    }
+
+    pub fn stats(&self) -> anyhow::Result<LibraryStats> {
+        let songs = self.store.all_songs()?;
+        let key = model_key();
+        let mut by_quadrant = BTreeMap::new();
+        let mut analyzed = 0;
+        for song in &songs {
+            if let Some(m) = stored_mood(&self.store, &key, song)? {
+                analyzed += 1;
+                *by_quadrant
+                    .entry(m.reading.quadrant().code().to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        Ok(LibraryStats {
+            songs: songs.len(),
+            with_lyrics: songs.iter().filter(|s| s.has_lyrics()).count(),
+            instrumental: songs.iter().filter(|s| s.instrumental).count(),
+            analyzed,
+            by_quadrant,
+            database: self.store.path().display().to_string(),
+            model: key,
+        })
+    }
+
+    /// The analyses of these songs, summed up; songs without one are left out.
+    pub fn mood_summaries(&self, ids: &[SongId]) -> anyhow::Result<Vec<(SongId, MoodSummary)>> {
+        let key = model_key();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(song) = self.store.song(id)? else {
+                continue;
+            };
+            match stored_mood(&self.store, &key, &song) {
+                Ok(Some(m)) => out.push((id.clone(), MoodSummary::of(&m.reading))),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(song = %id, error = %e, "unreadable analysis"),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn detail(&self, id: &SongId) -> anyhow::Result<Detail> {
+        let lyrics = self.store.lyrics.get(id.as_str())?;
+        let mood = match self.store.song(id)? {
+            Some(song) => stored_mood(&self.store, &model_key(), &song)?,
+            None => None,
+        };
+        Ok(Detail { lyrics, mood })
+    }
+
+    /// A song by its id, or the best fuzzy match for an "artist - title" query.
+    pub fn resolve(&self, query: &str) -> anyhow::Result<Song> {
+        let query = query.trim();
+        if !query.is_empty() {
+            if let Some(song) = self.store.song(&SongId(query.to_ascii_lowercase()))? {
+                return Ok(song);
+            }
+        }
+        let songs = self.store.all_songs()?;
+        // "Artist - Title": the dash is not in the text the search matches against.
+        let words = query.replace(" - ", " ");
+        match search::search(&songs, &words).first() {
+            Some(hit) if !words.trim().is_empty() => Ok(songs[hit.index].clone()),
+            _ => {
+                let q = clean_line(query);
+                bail!("no song matches {q:?}; try `moodtape library search {q:?}` to find its id")
+            }
+        }
+    }
+
+    /// The mood of a text (the model loads on first use).
+    pub fn read_mood(&self, text: &str) -> anyhow::Result<TextMood> {
+        ensure!(
+            !text.trim().is_empty(),
+            "the mood text is empty; say how you feel, e.g. \"tired but hopeful\""
+        );
+        let mut moods = self.model.read_texts(vec![text.to_string()])?;
+        moods.pop().context("the model gave no reading")
+    }
+
+    /// Makes songs ready to be recommended: with `lyrics`, missing lyrics are looked up first; then songs
+    /// without an analysis (or all, with [`Which::All`]) are analyzed, batch by batch. With `notes`, lines for
+    /// the user say what is done first and why.
+    pub fn make_ready(
+        &self,
+        lyrics: bool,
+        which: Which,
+        notes: bool,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> anyhow::Result<AnalyzeSummary> {
+        if lyrics {
+            let missing = self
+                .store
+                .all_songs()?
+                .iter()
+                .filter(|s| !s.has_lyrics() && !s.instrumental)
+                .count();
+            if missing > 0 {
+                if notes {
+                    progress(Progress::Note {
+                        text: format!("looking up lyrics for {missing} songs first…"),
+                    });
+                }
+                match self.fetch_lyrics(true, None, progress, cancel) {
+                    Ok(s) if notes => progress(Progress::Note {
+                        text: format!("lyrics: {} found, {} not found", s.found, s.not_found),
+                    }),
+                    Ok(_) => {}
+                    // Recommendations from what is there beat none at all.
+                    Err(e) if notes => progress(Progress::Note {
+                        text: format!("moodtape: warning: lyrics lookup failed: {e:#}"),
+                    }),
+                    Err(_) => {}
+                }
+            }
+        }
+        self.analyze(which, notes, progress, cancel)
+    }
+
+    fn analyze(
+        &self,
+        which: Which,
+        notes: bool,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> anyhow::Result<AnalyzeSummary> {
+        let key = model_key();
+        let mut started = false;
+        let result = analyze::run_with(
+            &self.store,
+            &key,
+            which,
+            &mut |records| {
+                let owned = records.iter().map(|r| (*r).clone()).collect();
+                self.model
+                    .analyze(owned, &key)
+                    .map_err(|e| AnalyzeError::Model(e.0))
+            },
+            &mut |p, stored| {
+                if p.total == 0 {
+                    return;
+                }
+                if !started {
+                    started = true;
+                    if notes {
+                        progress(Progress::Note {
+                            text: format!(
+                                "reading the mood of {} songs first (only needed once)…",
+                                p.total
+                            ),
+                        });
+                    }
+                }
+                progress(Progress::Analysis(p));
+                self.publish(Event::Job {
+                    kind: JobKind::Analysis,
+                    status: JobStatus::Running {
+                        done: p.done,
+                        total: p.total,
+                        rate: p.songs_per_s,
+                        eta_s: p.eta_s,
+                    },
+                });
+                if !stored.is_empty() {
+                    self.forget_pool();
+                    self.publish(Event::Moods {
+                        moods: stored
+                            .iter()
+                            .map(|(id, m)| (id.clone(), MoodSummary::of(&m.reading)))
+                            .collect(),
+                    });
+                }
+            },
+            cancel,
+        );
+        let status = match &result {
+            Ok(s) if s.interrupted => JobStatus::Done {
+                summary: format!("stopped after {}", s.analyzed),
+            },
+            Ok(s) if s.analyzed == 0 => JobStatus::Done {
+                summary: "all analyzed".into(),
+            },
+            Ok(s) => JobStatus::Done {
+                summary: format!("{} analyzed", s.analyzed),
+            },
+            Err(e) => JobStatus::Failed {
+                reason: clean_line(&e.to_string()),
+            },
+        };
+        self.publish(Event::Job {
+            kind: JobKind::Analysis,
+            status,
+        });
+        Ok(result?)
+    }
+
+    /// Looks up lyrics (of songs without any, with `missing_only`), as config `lyrics.sources` says.
+    pub fn fetch_lyrics(
+        &self,
+        missing_only: bool,
+        jobs: Option<usize>,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> anyhow::Result<FetchSummary> {
+        let flags = |songs: Vec<Song>| -> HashMap<SongId, (bool, bool)> {
+            songs
+                .into_iter()
+                .map(|s| {
+                    let f = (s.has_lyrics(), s.instrumental);
+                    (s.id, f)
+                })
+                .collect()
+        };
+        let before = flags(self.store.all_songs()?);
+        let start = Instant::now();
+        let options = FetchOptions { missing_only, jobs };
+        let result = crate::lyrics::fetch::fetch(
+            &self.settings.lyrics,
+            &self.store,
+            &options,
+            &mut |p| {
+                let rate = p.done as f64 / start.elapsed().as_secs_f64().max(1e-6);
+                self.publish(Event::Job {
+                    kind: JobKind::Lyrics,
+                    status: JobStatus::Running {
+                        done: p.done,
+                        total: p.total,
+                        rate,
+                        eta_s: (rate > 0.0).then(|| p.total.saturating_sub(p.done) as f64 / rate),
+                    },
+                });
+                progress(Progress::Lyrics(p));
+            },
+            cancel,
+        );
+        let changed: Vec<Song> = self
+            .store
+            .all_songs()?
+            .into_iter()
+            .filter(|s| before.get(&s.id) != Some(&(s.has_lyrics(), s.instrumental)))
+            .collect();
+        if !changed.is_empty() {
+            self.publish(Event::Songs { songs: changed });
+        }
+        let status = match &result {
+            Ok(s) => JobStatus::Done {
+                summary: format!(
+                    "{} found, {} not found{}",
+                    s.found,
+                    s.not_found,
+                    if s.failed > 0 {
+                        format!(", {} failed", s.failed)
+                    } else {
+                        String::new()
+                    }
+                ),
+            },
+            Err(e) => JobStatus::Failed {
+                reason: clean_line(&format!("{e:#}")),
+            },
+        };
+        self.publish(Event::Job {
+            kind: JobKind::Lyrics,
+            status,
+        });
+        result
+    }
+
+    /// A playlist for `req`: validated first, then (with `prepare`) missing work done, then ranked.
+    pub fn recommend(
+        &self,
+        req: &PlaylistRequest,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> anyhow::Result<Playlist> {
+        // Bad input is reported before any slow first-use work.
+        match &req.mode {
+            Mode::Near { valence, arousal } => ensure!(
+                (-1.0..=1.0).contains(valence) && (-1.0..=1.0).contains(arousal),
+                "valence and arousal go from -1 to 1 (got {valence} {arousal})"
+            ),
+            Mode::Match { text, mood } | Mode::Journey { text, mood, .. } => ensure!(
+                mood.is_some() || !text.trim().is_empty(),
+                "the mood text is empty; say how you feel, e.g. \"tired but hopeful\""
+            ),
+            Mode::Like { .. } => {}
+        }
+        if let Mode::Journey { .. } = &req.mode {
+            let steps = req.limit.unwrap_or(self.settings.journey_length);
+            ensure!(
+                steps >= 2,
+                "a journey needs at least 2 songs (--limit 2 or more)"
+            );
+        }
+        if req.prepare {
+            self.make_ready(
+                self.settings.lyrics_online,
+                Which::Missing,
+                true,
+                progress,
+                cancel,
+            )?;
+        }
+        let pool = self.pool()?;
+        let cands = &pool.candidates;
+        ensure!(
+            !cands.is_empty(),
+            "no song has a mood analysis yet; add songs with lyrics (`moodtape scan DIR`, `moodtape lyrics fetch`) and run `moodtape analyze`"
+        );
+        let w = &self.settings.weights;
+        let fb = &pool.feedback;
+        let limit = req.limit.unwrap_or(self.settings.limit);
+        let picks = match &req.mode {
+            Mode::Match { text, mood } => {
+                let mood = self.mood_of(text, mood)?;
+                rec::rank_match(cands, &mood, w, fb, limit)
+            }
+            Mode::Journey { text, mood, to } => {
+                let from = self.mood_of(text, mood)?;
+                let target = match to {
+                    Destination::Quadrant(q) => Target::Quadrant(*q),
+                    Destination::Text(t) => Target::Mood(self.read_mood(t)?),
+                };
+                let steps = req.limit.unwrap_or(self.settings.journey_length);
+                rec::journey(cands, &from, &target, steps, w, fb)
+            }
+            Mode::Near { valence, arousal } => rec::near(cands, *valence, *arousal, limit, w, fb),
+            Mode::Like { song } => {
+                let seed = self.resolve(song)?;
+                ensure!(
+                    cands.iter().any(|c| c.song.id == seed.id),
+                    "{} has no mood analysis (it needs lyrics); pick another song",
+                    seed.display_name()
+                );
+                rec::like(cands, &seed.id, limit, w, fb)
+            }
+        };
+        let reading_of: HashMap<&SongId, &MoodReading> = cands
+            .iter()
+            .map(|c| (&c.song.id, &c.mood.reading))
+            .collect();
+        let entries = picks
+            .into_iter()
+            .map(|pick| {
+                let reading = reading_of.get(&pick.song.id).map_or_else(
+                    || point_reading(pick.valence, pick.arousal),
+                    |r| (*r).clone(),
+                );
+                Entry { pick, reading }
+            })
+            .collect();
+        let unanalyzed = if req.include_unanalyzed {
+            let have: HashSet<&SongId> = cands.iter().map(|c| &c.song.id).collect();
+            self.store
+                .all_songs()?
+                .into_iter()
+                .filter(|s| !have.contains(&s.id))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Playlist {
+            entries,
+            unanalyzed,
+        })
+    }
+
+    fn mood_of(&self, text: &str, mood: &Option<TextMood>) -> anyhow::Result<TextMood> {
+        match mood {
+            Some(m) => Ok(m.clone()),
+            None => self.read_mood(text),
+        }
+    }
+
+    /// Writes, exports or queues the songs with these ids, in this order.
+    pub fn deliver(&self, ids: &[SongId], to: &Delivery) -> anyhow::Result<Delivered> {
+        let mut songs = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.store.song(id)? {
+                Some(song) => songs.push(song),
+                None => bail!("song {id} is no longer in the library"),
+            }
+        }
+        let mut done = Delivered {
+            mpd_at: self.settings.mpd.addr(),
+            ..Delivered::default()
+        };
+        let exported = to
+            .export
+            .as_ref()
+            .map(|hint| self.settings.playlists_dir.join(export_name(hint, now_s())));
+        for path in to.out.iter().chain(exported.iter()) {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create {}", clean_line(&dir.display().to_string()))
+                })?;
+            }
+            crate::player::write_m3u8(path, &songs).with_context(|| {
+                format!(
+                    "cannot write the playlist {}",
+                    clean_line(&path.display().to_string())
+                )
+            })?;
+            done.written = Some((path.clone(), songs.len()));
+        }
+        if let Some(replace) = to.mpd {
+            let report = crate::player::queue(&self.settings.mpd, &songs, replace, true)?;
+            self.publish(Event::Queued {
+                songs: report.queued,
+                at: done.mpd_at.clone(),
+            });
+            done.queue = Some(report);
+        }
+        Ok(done)
+    }
+
+    /// Keeps a like or dislike of a song (an id or a query) for a mood.
+    pub fn feedback(
+        &self,
+        query: &str,
+        liked: bool,
+        mood: FeedbackFor,
+    ) -> anyhow::Result<FeedbackGiven> {
+        let song = self.resolve(query)?;
+        let (reading, text) = match mood {
+            FeedbackFor::Song => {
+                let m = stored_mood(&self.store, &model_key(), &song)?.with_context(|| {
+                    format!(
+                        "{} has no mood analysis; say which mood it was for with --mood TEXT",
+                        song.display_name()
+                    )
+                })?;
+                (m.reading, String::new())
+            }
+            FeedbackFor::Text(text) => (self.read_mood(&text)?.reading, text),
+            FeedbackFor::Reading { reading, text } => (reading, text),
+        };
+        let feedback = rec::record_feedback(&self.store, &song.id, liked, &reading, &text)?;
+        self.forget_pool();
+        self.publish(Event::Feedback { feedback });
+        Ok(FeedbackGiven {
+            song,
+            liked,
+            reading,
+        })
+    }
+
+    pub fn feedback_list(&self) -> anyhow::Result<Vec<FeedbackEntry>> {
+        rec::load_feedback(&self.store)?
+            .into_iter()
+            .map(|feedback| {
+                let song = self.store.song(&feedback.song_id)?;
+                Ok(FeedbackEntry { feedback, song })
+            })
+            .collect()
+    }
+
+    pub fn feedback_clear(&self) -> anyhow::Result<usize> {
+        let n = rec::clear_feedback(&self.store)?;
+        self.forget_pool();
+        self.publish(Event::FeedbackCleared);
+        Ok(n)
+    }
+
+    pub fn scan(
+        &self,
+        dirs: &[PathBuf],
+        progress: &mut dyn FnMut(Progress),
+    ) -> anyhow::Result<ScanSummary> {
+        let summary =
+            crate::library::scan::scan(&self.store, dirs, &mut |p| progress(Progress::Scan(p)));
+        self.library_changed();
+        Ok(summary?)
+    }
+
+    pub fn scan_mpd(&self) -> anyhow::Result<ImportReport> {
+        let report = crate::player::import_library(&self.settings.mpd, &self.store);
+        self.library_changed();
+        Ok(report?)
+    }
+
+    pub fn import(
+        &self,
+        req: &ImportRequest,
+        progress: &mut dyn FnMut(Progress),
+    ) -> anyhow::Result<ImportSummary> {
+        let map = ColumnMap::parse(&req.map)?;
+        let summary = crate::library::import::import_file(
+            &self.store,
+            &req.file,
+            req.format,
+            &map,
+            req.header,
+            &mut |committed| progress(Progress::Import { committed }),
+        );
+        self.library_changed();
+        Ok(summary?)
+    }
+
+    /// Writes a full backup as JSONL; returns the number of records.
+    pub fn export(&self, path: &Path) -> anyhow::Result<usize> {
+        let shown = clean_line(&path.display().to_string());
+        let tmp = path.with_extension("jsonl.partial");
+        let out = std::fs::File::create(&tmp).with_context(|| format!("cannot create {shown}"))?;
+        let mut out = std::io::BufWriter::new(out);
+        let n = crate::store::export_jsonl(&self.store, &mut out)?;
+        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {shown}"))?;
+        drop(out);
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {shown}"))?;
+        Ok(n)
+    }
+
+    fn library_changed(&self) {
+        self.forget_pool();
+        self.publish(Event::LibraryChanged);
+    }
+}
+
+/// A reading with only a place on the map.
+fn point_reading(valence: f32, arousal: f32) -> MoodReading {
+    MoodReading {
+        emotions: vec![0.0; LABELS.len()],
+        valence,
+        arousal,
+    }
+}
+
+/// `moodtape-<words>-<time>.m3u8`, from the first words of the mood.
+pub fn export_name(hint: &str, now: u64) -> String {
+    let words: Vec<String> = normalize_name(hint)
+        .split_whitespace()
+        .take(5)
+        .map(str::to_string)
+        .collect();
+    let slug = if words.is_empty() {
+        "playlist".to_string()
+    } else {
+        words.join("-")
+    };
+    format!("moodtape-{slug}-{now}.m3u8")
+}
