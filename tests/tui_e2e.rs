@@ -128,6 +128,43 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
     });
     assert!(recs.contains(" 1 "), "{recs}");
 
+    // While the TUI holds the database, another shell's commands go through it.
+    let file = tmux.home.path().join("from-another-shell.m3u8");
+    let out = common::moodtape_std(tmux.home.path())
+        .args([
+            "--demo",
+            "recommend",
+            "match",
+            "dancing all night",
+            "--limit",
+            "4",
+            "--out",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("wrote 4 songs"), "{err}");
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .starts_with("#EXTM3U"));
+    let out = common::moodtape_std(tmux.home.path())
+        .args(["--demo", "feedback", "like", "Rainy Window Lullaby"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The TUI shows what the other shell did.
+    tmux.wait_for(
+        "feedback from another shell",
+        Duration::from_secs(10),
+        |s| s.contains("liked Amélie Hart - Rainy Window Lullaby"),
+    );
+
     tmux.run(&["send-keys", "-t", SESSION, "?"]);
     let help = tmux.wait_for("help", Duration::from_secs(10), |s| s.contains("Keys (esc"));
     assert!(
@@ -149,4 +186,64 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
     assert_eq!(alternate.trim(), "0");
     let cursor = tmux.run(&["display-message", "-p", "-t", SESSION, "#{cursor_flag}"]);
     assert_eq!(cursor.trim(), "1", "the cursor is hidden after exit");
+}
+
+#[test]
+fn a_tui_started_while_serve_runs_attaches_to_it() {
+    if !common::tmux_available() {
+        println!("SKIPPED: tmux not installed");
+        return;
+    }
+    let tmux = Tmux {
+        socket: format!("moodtape-attach-{}", std::process::id()),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let mut serve = common::moodtape_std(tmux.home.path())
+        .args(["--demo", "--offline", "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = serve.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    loop {
+        let line = lines.next().expect("serve ended early").unwrap();
+        if line.contains("serving") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let bin = assert_cmd::cargo::cargo_bin("moodtape");
+    let script = format!(
+        "'{}' --demo --offline; echo MOODTAPE_EXIT=$?; sleep 600",
+        bin.display().to_string().replace('\'', "'\\''")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-s",
+        SESSION,
+        &script,
+    ]);
+    let screen = tmux.wait_for("attached TUI", Duration::from_secs(60), |s| {
+        s.contains("Library [1]") && s.contains(&format!("via pid {}", serve.id()))
+    });
+    assert!(screen.contains("124 songs"), "{screen}");
+    tmux.run(&["send-keys", "-t", SESSION, "q"]);
+    let after = tmux.wait_for("exit", Duration::from_secs(30), |s| {
+        s.contains("MOODTAPE_EXIT=")
+    });
+    assert!(after.contains("MOODTAPE_EXIT=0"), "{after}");
+    // Closing the client leaves the server running.
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "serve stopped with its client"
+    );
+    // SAFETY: kill only signals our own child.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait().unwrap().success());
 }

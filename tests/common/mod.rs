@@ -144,6 +144,8 @@ pub fn isolate(cmd: &mut dyn EnvSet, home: &Path) {
     cmd.unset("MOODTAPE_CONFIG");
     cmd.unset("MOODTAPE_DB");
     cmd.unset("MOODTAPE_LRCLIB_URL");
+    // Sockets of running moodtapes go to the cache dir, inside the test's home.
+    cmd.unset("XDG_RUNTIME_DIR");
     // The model cache is shared between tests (and CI) so the encoder is fetched once.
     if std::env::var_os("MOODTAPE_MODEL_CACHE").is_none() {
         if let Some(dir) = shared_model_cache() {

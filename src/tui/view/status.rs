@@ -133,8 +133,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
     }
     spans.push(sep());
+    let via = app
+        .jobs
+        .attached_to
+        .map(|pid| format!(" via pid {pid}"))
+        .unwrap_or_default();
     spans.push(Span::styled(
-        format!("db {}", crate::sanitize::clean_line(&app.options.database)),
+        format!(
+            "db {}{via}",
+            crate::sanitize::clean_line(&app.options.database)
+        ),
         theme.dim(),
     ));
     let help = format!(
