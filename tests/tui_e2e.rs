@@ -35,6 +35,26 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts the binary with `flags` at 120x40; the shell prints its exit code after it.
+    fn launch(&self, flags: &str) {
+        let bin = assert_cmd::cargo::cargo_bin("moodtape");
+        let script = format!(
+            "'{}' {flags}; echo MOODTAPE_EXIT=$?; sleep 600",
+            bin.display().to_string().replace('\'', "'\\''")
+        );
+        self.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-s",
+            SESSION,
+            &script,
+        ]);
+    }
+
     fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", SESSION])
     }
@@ -82,22 +102,7 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
         socket: format!("moodtape-e2e-{}", std::process::id()),
         home: tempfile::tempdir().unwrap(),
     };
-    let bin = assert_cmd::cargo::cargo_bin("moodtape");
-    let script = format!(
-        "'{}' --demo; echo MOODTAPE_EXIT=$?; sleep 600",
-        bin.display().to_string().replace('\'', "'\\''")
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-s",
-        SESSION,
-        &script,
-    ]);
+    tmux.launch("--demo");
 
     // The first frame comes at once, long before the model has loaded.
     let first = tmux.wait_for("first frame", Duration::from_secs(60), |s| {
@@ -213,22 +218,7 @@ fn a_tui_started_while_serve_runs_attaches_to_it() {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    let bin = assert_cmd::cargo::cargo_bin("moodtape");
-    let script = format!(
-        "'{}' --demo --offline; echo MOODTAPE_EXIT=$?; sleep 600",
-        bin.display().to_string().replace('\'', "'\\''")
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-s",
-        SESSION,
-        &script,
-    ]);
+    tmux.launch("--demo --offline");
     let screen = tmux.wait_for("attached TUI", Duration::from_secs(60), |s| {
         s.contains("Library [1]") && s.contains(&format!("via pid {}", serve.id()))
     });
