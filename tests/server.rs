@@ -123,7 +123,7 @@ impl Home {
     }
 
     /// Starts `moodtape serve` and waits until it listens.
-    fn serve(&self) -> Child {
+    fn serve(&self) -> Served {
         let mut child = self
             .cmd()
             .arg("serve")
@@ -149,7 +149,7 @@ impl Home {
         }
         // Keep reading so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        child
+        Served(child)
     }
 
     /// The settings of a moodtape in this home, for a session in the test process.
@@ -166,10 +166,22 @@ impl Home {
     }
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+/// A `moodtape serve` child, killed when the test ends early so no server outlives it.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn terminate(served: &mut Served) -> std::process::ExitStatus {
     // SAFETY: kill only sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    child.wait().unwrap()
+    unsafe { libc::kill(served.0.id() as i32, libc::SIGTERM) };
+    served.0.wait().unwrap()
 }
 
 /// One request line on the socket, and every line of the answer.
@@ -274,8 +286,8 @@ fn a_killed_server_leaves_nothing_in_the_way() {
     let mut server = home.serve();
     let (code, _, err) = home.run(&["feedback", "dislike", "Song 9"]);
     assert_eq!(code, 0, "{err}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     assert!(home.socket().exists(), "kill -9 leaves its socket behind");
 
     // The next command opens the database itself; nothing is lost, the database is whole.

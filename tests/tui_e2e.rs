@@ -86,6 +86,18 @@ impl Tmux {
     }
 }
 
+/// A child process killed when the test ends early, so none outlives it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.command().arg("kill-server").output();
@@ -203,13 +215,15 @@ fn a_tui_started_while_serve_runs_attaches_to_it() {
         socket: format!("moodtape-attach-{}", std::process::id()),
         home: tempfile::tempdir().unwrap(),
     };
-    let mut serve = common::moodtape_std(tmux.home.path())
-        .args(["--demo", "--offline", "serve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = serve.stderr.take().unwrap();
+    let mut serve = KillOnDrop(
+        common::moodtape_std(tmux.home.path())
+            .args(["--demo", "--offline", "serve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = serve.0.stderr.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
     loop {
         let line = lines.next().expect("serve ended early").unwrap();
@@ -220,7 +234,7 @@ fn a_tui_started_while_serve_runs_attaches_to_it() {
     std::thread::spawn(move || for _ in lines {});
     tmux.launch("--demo --offline");
     let screen = tmux.wait_for("attached TUI", Duration::from_secs(60), |s| {
-        s.contains("Library [1]") && s.contains(&format!("via pid {}", serve.id()))
+        s.contains("Library [1]") && s.contains(&format!("via pid {}", serve.0.id()))
     });
     assert!(screen.contains("124 songs"), "{screen}");
     tmux.run(&["send-keys", "-t", SESSION, "q"]);
@@ -230,10 +244,10 @@ fn a_tui_started_while_serve_runs_attaches_to_it() {
     assert!(after.contains("MOODTAPE_EXIT=0"), "{after}");
     // Closing the client leaves the server running.
     assert!(
-        serve.try_wait().unwrap().is_none(),
+        serve.0.try_wait().unwrap().is_none(),
         "serve stopped with its client"
     );
     // SAFETY: kill only signals our own child.
-    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
-    assert!(serve.wait().unwrap().success());
+    unsafe { libc::kill(serve.0.id() as i32, libc::SIGTERM) };
+    assert!(serve.0.wait().unwrap().success());
 }
