@@ -914,3 +914,49 @@ fn quadrant_colours_come_from_the_theme() {
     }
     assert!(seen > 5);
 }
+
+#[test]
+fn changes_made_elsewhere_show_up() {
+    let mut app = demo_app();
+    let before = app.songs.len();
+    let analyzed = app.moods.iter().filter(|m| m.is_some()).count();
+    press(&mut app, key(KeyCode::Char('j')));
+    press(&mut app, key(KeyCode::Char('j')));
+    let selected = app.songs[app.library.selected_song().unwrap()].id.clone();
+
+    // Another shell imported songs: the library is read again, analyses and the selection stay with their songs.
+    let effects = act(&mut app, Action::Service(Event::LibraryChanged));
+    assert_eq!(effects, vec![Effect::ReloadLibrary]);
+    let mut songs = app.songs.clone();
+    songs.insert(
+        0,
+        Song::new("Aaron Arrival", "Brand New", "", Location::None),
+    );
+    act(&mut app, Action::Reply(Reply::Library(songs)));
+    assert_eq!(app.songs.len(), before + 1);
+    assert_eq!(app.moods.iter().filter(|m| m.is_some()).count(), analyzed);
+    assert_eq!(
+        app.songs[app.library.selected_song().unwrap()].id,
+        selected,
+        "the selection stays on its song"
+    );
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains(&format!("{} songs", before + 1)),
+        "{screen}"
+    );
+
+    // A playlist sent to MPD from elsewhere is told.
+    act(
+        &mut app,
+        Action::Service(Event::Queued {
+            songs: 7,
+            at: "127.0.0.1:6600".into(),
+        }),
+    );
+    let (error, text) = app.jobs.message.clone().unwrap();
+    assert!(
+        !error && text.contains("plays a playlist of 7 songs"),
+        "{text}"
+    );
+}
