@@ -5,9 +5,7 @@
 mod tui_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use moodtape::records::LyricsRecord;
-use moodtape::records::Quadrant;
-use moodtape::records::{Location, Song};
+use moodtape::records::{Location, LyricsRecord, MoodSummary, Quadrant, Song};
 use moodtape::service::{Destination, Event, JobKind, JobStatus, Mode, ModelStatus};
 use moodtape::tui::action::{Action, Pane};
 use moodtape::tui::editor::EditOp;
@@ -958,5 +956,53 @@ fn changes_made_elsewhere_show_up() {
     assert!(
         !error && text.contains("plays a playlist of 7 songs"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_mood_read_before_any_analysis_gets_its_playlist_as_analysis_comes() {
+    let demo = demo();
+    let songs: Vec<Song> = demo.iter().map(|d| d.0.clone()).collect();
+    let mut app = App::new(songs, options());
+    act(&mut app, Action::FocusMood);
+    type_text(&mut app, MOOD_TEXT);
+    let effects = act(&mut app, Action::Edit(EditOp::Submit));
+    let Some(Effect::ReadMood { id, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}");
+    };
+    let effects = act(
+        &mut app,
+        Action::Reply(Reply::MoodRead {
+            id,
+            mood: text_mood(),
+        }),
+    );
+    let Some(Effect::Recommend { id: rid, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}");
+    };
+    // Nothing is analyzed yet: the core says so.
+    act(
+        &mut app,
+        Action::Reply(Reply::RecommendFailed {
+            id: rid,
+            reason: "no song has a mood analysis yet".into(),
+        }),
+    );
+    assert!(app
+        .playlist
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("recommendations come as analysis goes"));
+    // The first stored analyses ask again, for the same mood.
+    let batch = vec![(
+        demo[0].0.id.clone(),
+        MoodSummary::of(&song_mood(0, &demo[0].1, demo[0].2).reading),
+    )];
+    let effects = act(&mut app, moods_stored(batch));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Recommend { request, .. }]
+            if matches!(&request.mode, Mode::Match { text, .. } if text == MOOD_TEXT)),
+        "{effects:?}"
     );
 }

@@ -739,8 +739,8 @@ impl App {
             }
             Reply::RecommendFailed { id, reason } => {
                 if self.playlist.pending == Some(id) {
-                    self.playlist.pending = None;
-                    self.playlist.pending_source = None;
+                    // The playlist is for this now, empty: analyses that come later fill it.
+                    self.playlist.answer(id, Vec::new());
                     self.playlist.error = Some(if self.moods.iter().all(Option::is_none) {
                         "no song is analyzed yet; recommendations come as analysis goes".into()
                     } else {
