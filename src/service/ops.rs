@@ -428,11 +428,19 @@ impl Session {
             ),
             Mode::Like { .. } => {}
         }
+        if let Some(limit) = req.limit {
+            ensure!(
+                (1..=crate::config::MAX_LIMIT).contains(&limit),
+                "a playlist holds 1 to {} songs (--limit)",
+                crate::config::MAX_LIMIT
+            );
+        }
         if let Mode::Journey { .. } = &req.mode {
             let steps = req.limit.unwrap_or(self.settings.journey_length);
             ensure!(
-                steps >= 2,
-                "a journey needs at least 2 songs (--limit 2 or more)"
+                (2..=crate::config::MAX_JOURNEY).contains(&steps),
+                "a journey has 2 to {} songs (--limit)",
+                crate::config::MAX_JOURNEY
             );
         }
         if req.prepare {
@@ -538,13 +546,13 @@ impl Session {
                     format!("cannot create {}", clean_line(&dir.display().to_string()))
                 })?;
             }
-            crate::player::write_m3u8(path, &songs).with_context(|| {
+            let written = crate::player::write_m3u8(path, &songs).with_context(|| {
                 format!(
                     "cannot write the playlist {}",
                     clean_line(&path.display().to_string())
                 )
             })?;
-            done.written = Some((path.clone(), songs.len()));
+            done.written = Some((path.clone(), written));
         }
         if let Some(replace) = to.mpd {
             let report = crate::player::queue(&self.settings.mpd, &songs, replace, true)?;
@@ -610,8 +618,9 @@ impl Session {
         dirs: &[PathBuf],
         progress: &mut dyn FnMut(Progress),
     ) -> anyhow::Result<ScanSummary> {
-        let summary =
-            crate::library::scan::scan(&self.store, dirs, &mut |p| progress(Progress::Scan(p)));
+        let summary = crate::library::scan::scan(&self.store, dirs, self.settings.scan, &mut |p| {
+            progress(Progress::Scan(p))
+        });
         self.library_changed();
         Ok(summary?)
     }
@@ -642,14 +651,22 @@ impl Session {
 
     /// Writes a full backup as JSONL; returns the number of records.
     pub fn export(&self, path: &Path) -> anyhow::Result<usize> {
-        let shown = clean_line(&path.display().to_string());
-        let tmp = path.with_extension("jsonl.partial");
-        let out = std::fs::File::create(&tmp).with_context(|| format!("cannot create {shown}"))?;
-        let mut out = std::io::BufWriter::new(out);
-        let n = crate::store::export_jsonl(&self.store, &mut out)?;
-        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {shown}"))?;
-        drop(out);
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {shown}"))?;
+        let mut n = 0;
+        let mut failure = None;
+        crate::files::write_atomic(path, |out| {
+            match crate::store::export_jsonl(&self.store, out) {
+                Ok(count) => n = count,
+                Err(e) => {
+                    failure = Some(e);
+                    return Err(std::io::Error::other("the database could not be read"));
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| match failure.take() {
+            Some(store) => anyhow::Error::from(store),
+            None => anyhow::Error::from(e),
+        })?;
         Ok(n)
     }
 
