@@ -50,29 +50,29 @@ pub fn run_db(core: &Core, cmd: DbCommand) -> anyhow::Result<i32> {
             if json {
                 print_json(&report)?;
             } else {
-                println!("database {}", report.path);
-                println!("schema version {:?}", report.schema_version);
+                outln!("database {}", report.path);
+                outln!("schema version {:?}", report.schema_version);
                 for tree in &report.trees {
-                    println!(
+                    outln!(
                         "  {:<16} {:>7} records, {} unreadable",
                         tree.tree,
                         tree.records,
                         tree.unreadable.len()
                     );
                     for key in tree.unreadable.iter().take(20) {
-                        println!("      unreadable: {key}");
+                        outln!("      unreadable: {key}");
                     }
                 }
                 if report.orphan_lyrics > 0 {
-                    println!(
+                    outln!(
                         "  {} lyrics records whose song is gone",
                         report.orphan_lyrics
                     );
                 }
                 for p in &report.problems {
-                    println!("  problem: {p}");
+                    outln!("  problem: {p}");
                 }
-                println!(
+                outln!(
                     "{}",
                     if report.is_healthy() {
                         "ok"
@@ -89,7 +89,7 @@ pub fn run_db(core: &Core, cmd: DbCommand) -> anyhow::Result<i32> {
                 Answer::Exported { records, .. } => records,
                 other => return Err(other.unexpected("db export").into()),
             };
-            eprintln!("exported {records} records to {}", file.display());
+            errln!("exported {records} records to {}", file.display());
             Ok(0)
         }
         DbCommand::Import { .. } | DbCommand::Path => {
@@ -110,7 +110,7 @@ pub fn run_restore(ctx: &Context, file: &Path, replace: bool) -> anyhow::Result<
     };
     let summary = store::import_jsonl(&store, &mut std::io::BufReader::new(input), mode)
         .with_context(|| format!("cannot restore {}", file.display()))?;
-    eprintln!(
+    errln!(
         "restored {} records into {}",
         summary.records,
         store.path().display()
@@ -125,12 +125,12 @@ pub fn run_config(
     check_tui: &dyn Fn(&Context) -> anyhow::Result<()>,
 ) -> anyhow::Result<i32> {
     match cmd {
-        ConfigCommand::Path => println!("{}", ctx.config_path.display()),
-        ConfigCommand::Default => print!("{}", crate::config::DEFAULT_CONFIG_TOML),
+        ConfigCommand::Path => outln!("{}", ctx.config_path.display()),
+        ConfigCommand::Default => out!("{}", crate::config::DEFAULT_CONFIG_TOML),
         ConfigCommand::Check => {
             check_tui(ctx)?;
-            eprintln!("{}: ok", ctx.config_path.display());
-            print!("{}", toml::to_string_pretty(&ctx.config)?);
+            errln!("{}: ok", ctx.config_path.display());
+            out!("{}", toml::to_string_pretty(&ctx.config)?);
         }
     }
     Ok(0)

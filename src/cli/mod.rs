@@ -2,6 +2,30 @@
 //! session, or the running moodtape that holds the database), so its output and exit code are the same either
 //! way. Errors become one line on stderr (plus causes) and exit code 1; usage errors exit 2 (clap's own).
 
+/// Prints a line on stdout through [`emit`]: every text the CLI prints is cleaned for the terminal on its way out.
+macro_rules! outln {
+    () => {
+        $crate::cli::emit(false, "", true)
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::emit(false, &format!($($arg)*), true)
+    };
+}
+
+/// Prints on stdout through [`emit`], without a newline.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(false, &format!($($arg)*), false)
+    };
+}
+
+/// Prints a line on stderr through [`emit`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(true, &format!($($arg)*), true)
+    };
+}
+
 mod db_cmd;
 mod emotion_cmd;
 mod lab_cmd;
@@ -117,16 +141,36 @@ pub enum Command {
     Serve(serve_cmd::ServeArgs),
 }
 
-/// Parses the arguments; on a usage error (or `--help`, `--version`) prints and gives the exit code.
+/// Parses the arguments; on a usage error (or `--help`, `--version`) prints and gives the exit code. Usage errors
+/// quote what was typed, so they are cleaned like any other output.
 pub fn parse() -> Result<Cli, i32> {
     Cli::try_parse().map_err(|e| {
-        let _ = e.print();
+        let text = e.render().to_string();
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        emit(e.use_stderr(), text, true);
         if e.use_stderr() {
             2
         } else {
             0
         }
     })
+}
+
+/// Writes `text` on stdout (or stderr) with escape sequences, control characters other than newline and tab, and
+/// invisible or bidi marks removed: names, lyrics, paths and error messages can come from anywhere. A closed pipe
+/// (`moodtape library list | head`) ends the output quietly instead of panicking.
+pub fn emit(stderr: bool, text: &str, newline: bool) {
+    use std::io::Write;
+    let mut clean = crate::sanitize::clean_multiline(text);
+    if newline {
+        clean.push('\n');
+    }
+    let _ = if stderr {
+        std::io::stderr().lock().write_all(clean.as_bytes())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(clean.as_bytes()).and_then(|()| out.flush())
+    };
 }
 
 /// What the CLI needs from the other faces, handed in by `main` so no face depends on another.
@@ -163,7 +207,7 @@ fn dispatch(ctx: &Context, command: Command, hooks: &Hooks) -> anyhow::Result<i3
         Command::Eval(args) => lab_cmd::run_eval(ctx, args),
         Command::Bench(cmd) => lab_cmd::run_bench(ctx, cmd),
         Command::Db(db_cmd::DbCommand::Path) => {
-            println!("{}", ctx.db_path.display());
+            outln!("{}", ctx.db_path.display());
             Ok(0)
         }
         Command::Db(db_cmd::DbCommand::Import { file, replace }) => {
@@ -217,14 +261,15 @@ fn absolute(path: &Path) -> PathBuf {
 /// One line for the error, then one indented line per cause; never a backtrace.
 pub fn report_error(e: &anyhow::Error) {
     let mut lines = e.chain().map(|c| c.to_string());
-    eprintln!("moodtape: error: {}", lines.next().unwrap_or_default());
+    errln!("moodtape: error: {}", lines.next().unwrap_or_default());
     for cause in lines {
-        eprintln!("  caused by: {cause}");
+        errln!("  caused by: {cause}");
     }
 }
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let json = serde_json::to_string_pretty(value)?;
+    outln!("{}", crate::sanitize::escape_json_for_terminal(&json));
     Ok(())
 }

@@ -30,7 +30,7 @@ pub enum RecommendCommand {
         /// How you feel now
         text: String,
         /// Where to go: Q1 (joyful), Q2 (tense), Q3 (sad), Q4 (calm), or a mood in words
-        #[arg(long, value_name = "Q1|Q2|Q3|Q4|TEXT")]
+        #[arg(long, value_name = "Q1|Q2|Q3|Q4|TEXT", value_parser = parse_to)]
         to: String,
         #[command(flatten)]
         out: OutputArgs,
@@ -38,7 +38,9 @@ pub enum RecommendCommand {
     /// Songs nearest a point of the mood map (valence and arousal, each -1..1)
     #[command(allow_negative_numbers = true)]
     Near {
+        #[arg(value_parser = parse_axis)]
         valence: f32,
+        #[arg(value_parser = parse_axis)]
         arousal: f32,
         #[command(flatten)]
         out: OutputArgs,
@@ -52,10 +54,44 @@ pub enum RecommendCommand {
     },
 }
 
+/// `--limit`: 1 to [`crate::config::MAX_LIMIT`] (journeys are cut at [`crate::config::MAX_JOURNEY`]).
+fn parse_limit(text: &str) -> Result<usize, String> {
+    let max = crate::config::MAX_LIMIT;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("use a whole number from 1 to {max}")),
+    }
+}
+
+/// `--to`: a quadrant code, or a mood in words; something that looks like a code but is none is a mistake.
+fn parse_to(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("say where to go: Q1, Q2, Q3, Q4 or a mood in words".into());
+    }
+    let looks_like_code = t.len() >= 2
+        && t.as_bytes()[0].eq_ignore_ascii_case(&b'q')
+        && t[1..].chars().all(|c| c.is_ascii_digit());
+    if looks_like_code && crate::records::Quadrant::parse(t).is_none() {
+        return Err(
+            "there are four quadrants: Q1 (joyful), Q2 (tense), Q3 (sad), Q4 (calm)".into(),
+        );
+    }
+    Ok(t.to_string())
+}
+
+/// A valence or arousal: a number from -1 to 1.
+fn parse_axis(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(v) if (-1.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("use a number from -1 to 1".into()),
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
     /// At most this many songs (default: config recommend.limit, or recommend.journey_length for journeys)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_limit)]
     pub limit: Option<usize>,
     #[arg(long)]
     pub json: bool,
@@ -182,7 +218,7 @@ pub fn run_feedback(core: &Core, cmd: FeedbackCommand) -> anyhow::Result<i32> {
                 Answer::Count { count } => count,
                 other => return Err(other.unexpected("feedback clear").into()),
             };
-            eprintln!("forgot {n} likes and dislikes");
+            errln!("forgot {n} likes and dislikes");
         }
     }
     Ok(0)
@@ -239,11 +275,11 @@ fn print_playlist(playlist: &Playlist, json: bool) -> anyhow::Result<()> {
         return print_json(&PickList { songs });
     }
     if playlist.entries.is_empty() {
-        eprintln!("no songs to recommend");
+        errln!("no songs to recommend");
     }
     for (i, e) in playlist.entries.iter().enumerate() {
         let p = &e.pick;
-        println!(
+        outln!(
             "{:>2}. {}  {:>6}  [{} {:+.2} {:+.2}]  {:.3}  {}",
             i + 1,
             p.song.display_name(),
@@ -256,7 +292,7 @@ fn print_playlist(playlist: &Playlist, json: bool) -> anyhow::Result<()> {
         );
     }
     for s in &playlist.unanalyzed {
-        println!("    {}  ({})", s.display_name(), unanalyzed_reason(s));
+        outln!("    {}  ({})", s.display_name(), unanalyzed_reason(s));
     }
     Ok(())
 }
@@ -294,16 +330,23 @@ fn deliver(
             other => return Err(other.unexpected("deliver").into()),
         };
         if let (Some(path), Some((_, n))) = (out, &done.written) {
-            eprintln!("wrote {n} songs to {}", path.display());
+            errln!("wrote {n} songs to {}", path.display());
+            let left_out = songs.len().saturating_sub(*n);
+            if left_out > 0 {
+                errln!(
+                    "moodtape: {left_out} {} left out: no location, or one a playlist cannot hold (a line break or a control character in it)",
+                    if left_out == 1 { "song" } else { "songs" }
+                );
+            }
         }
         if let Some(report) = &done.queue {
             if !report.missing.is_empty() {
                 let warning = player::PlayerError::NotInDatabase {
                     songs: report.missing.clone(),
                 };
-                eprintln!("moodtape: warning: {warning}");
+                errln!("moodtape: warning: {warning}");
             }
-            eprintln!(
+            errln!(
                 "{} {} songs on MPD at {}{}",
                 if report.replaced {
                     "queued (replacing the queue)"
@@ -337,7 +380,7 @@ fn give_feedback(core: &Core, args: FeedbackArgs, liked: bool) -> anyhow::Result
         other => return Err(other.unexpected("feedback").into()),
     };
     let r = &given.reading;
-    eprintln!(
+    errln!(
         "{} {} for {} moods ({:+.2}, {:+.2})",
         if liked { "liked" } else { "disliked" },
         given.song.display_name(),
@@ -391,10 +434,10 @@ fn list_feedback(core: &Core, json: bool) -> anyhow::Result<()> {
         return print_json(&List { feedback: views });
     }
     if views.is_empty() {
-        eprintln!("no feedback yet");
+        errln!("no feedback yet");
     }
     for v in views {
-        println!(
+        outln!(
             "{}  {:<8}  {} - {}  for {} ({:+.2}, {:+.2}){}",
             v.song_id,
             if v.liked { "liked" } else { "disliked" },
