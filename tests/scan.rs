@@ -4,7 +4,7 @@
 mod common;
 
 use common::{retag, write_audio, Tags};
-use moodtape::library::scan::scan;
+use moodtape::library::scan::{scan, ScanOptions};
 use moodtape::records::LyricsOrigin;
 use moodtape::store::Store;
 
@@ -61,7 +61,13 @@ fn scan_reads_tags_sidecars_and_survives_bad_files() {
     }
 
     let store = Store::open(&dir.path().join("db")).unwrap();
-    let summary = scan(&store, std::slice::from_ref(&music), &mut |_| {}).unwrap();
+    let summary = scan(
+        &store,
+        std::slice::from_ref(&music),
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     let expected = if cfg!(unix) { 6 } else { 5 };
     assert_eq!(summary.added, expected, "{summary:?}");
     assert_eq!(
@@ -116,7 +122,13 @@ fn scan_reads_tags_sidecars_and_survives_bad_files() {
     );
 
     // A second scan with nothing changed skips everything.
-    let again = scan(&store, std::slice::from_ref(&music), &mut |_| {}).unwrap();
+    let again = scan(
+        &store,
+        std::slice::from_ref(&music),
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(again.added, 0);
     assert_eq!(again.updated, 0);
     assert_eq!(again.unchanged, expected);
@@ -128,7 +140,13 @@ fn scan_reads_tags_sidecars_and_survives_bad_files() {
         &tags("Ada Vale", "Morning Light (Live)", Some("sun is up")),
     );
     std::fs::remove_file(music.join("two.flac")).unwrap();
-    let third = scan(&store, std::slice::from_ref(&music), &mut |_| {}).unwrap();
+    let third = scan(
+        &store,
+        std::slice::from_ref(&music),
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(third.updated, 1, "{third:?}");
     assert_eq!(third.removed, 1, "{third:?}");
     let songs = store.all_songs().unwrap();
@@ -178,7 +196,13 @@ fn scan_cli_reports_summary_as_json() {
 fn scanning_a_missing_folder_is_a_clear_problem() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).unwrap();
-    let summary = scan(&store, &[dir.path().join("nope")], &mut |_| {}).unwrap();
+    let summary = scan(
+        &store,
+        &[dir.path().join("nope")],
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(summary.added, 0);
     assert_eq!(summary.problems.len(), 1);
 }

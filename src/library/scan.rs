@@ -31,6 +31,9 @@ pub struct ScanSummary {
     pub unchanged: usize,
     pub removed: usize,
     pub with_lyrics: usize,
+    /// Links not followed (see [`ScanOptions::follow_symlinks`]).
+    #[serde(default)]
+    pub links_skipped: usize,
     pub problems: Vec<Problem>,
 }
 
@@ -53,10 +56,20 @@ struct Read {
     lyrics: Option<LyricsRecord>,
 }
 
-/// Scans `roots` into the store. `progress` is called after each committed batch.
+/// How a scan walks folders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Follow links to folders and files, wherever they lead; off, a scan stays inside the folders it was given
+    /// (a link to `/usr` would otherwise walk the whole system).
+    pub follow_symlinks: bool,
+}
+
+/// Scans `roots` into the store. `progress` is called after each committed batch. Only regular files are read;
+/// links are followed only with [`ScanOptions::follow_symlinks`].
 pub fn scan(
     store: &Store,
     roots: &[PathBuf],
+    options: ScanOptions,
     progress: &mut dyn FnMut(ScanProgress),
 ) -> Result<ScanSummary, StoreError> {
     let mut summary = ScanSummary::default();
@@ -77,7 +90,7 @@ pub fn scan(
         let mut seen: HashSet<SongId> = HashSet::new();
         let mut pending: Vec<(Song, Option<LyricsRecord>)> = Vec::new();
         for entry in walkdir::WalkDir::new(&root)
-            .follow_links(true)
+            .follow_links(options.follow_symlinks)
             .sort_by_file_name()
         {
             let entry = match entry {
@@ -91,6 +104,10 @@ pub fn scan(
                     continue;
                 }
             };
+            if entry.file_type().is_symlink() {
+                summary.links_skipped += 1;
+                continue;
+            }
             if !entry.file_type().is_file() || !is_audio(entry.path()) {
                 continue;
             }
@@ -227,9 +244,17 @@ pub fn sidecar(audio: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Lyrics from a sidecar file; text that is not UTF-8 is read as Latin-1, which never fails.
+/// Lyrics from a sidecar file; text that is not UTF-8 is read as Latin-1, which never fails. Only a regular file
+/// of sane size is read, never through a link (a sidecar linked to `/proc/self/environ` would store the
+/// environment as lyrics).
 pub fn read_sidecar(path: &Path) -> std::io::Result<LyricsRecord> {
-    let bytes = std::fs::read(path)?;
+    let bytes = crate::files::read_bounded(
+        path,
+        crate::files::MAX_SIDECAR_BYTES,
+        crate::files::Links::Refuse,
+        "read as lyrics",
+    )
+    .map_err(std::io::Error::other)?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),

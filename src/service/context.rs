@@ -56,6 +56,7 @@ pub struct Settings {
     pub mpd: MpdTarget,
     /// Where exported playlists go.
     pub playlists_dir: PathBuf,
+    pub scan: crate::library::scan::ScanOptions,
 }
 
 impl Context {
@@ -130,6 +131,7 @@ impl Context {
             journey_length: self.config.recommend.journey_length,
             mpd: self.config.mpd.target(),
             playlists_dir: self.paths.data_dir.join("playlists"),
+            scan: self.config.scan.options(),
         }
     }
 
