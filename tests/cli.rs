@@ -225,3 +225,41 @@ fn config_check_also_checks_the_keymap_and_theme() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown theme \"nope\""));
 }
+
+#[test]
+fn completions_parse_and_the_man_page_is_roff() {
+    let home = tempfile::tempdir().unwrap();
+    // A broken config does not stand in their way.
+    std::fs::write(home.path().join("bad.toml"), "[nope\n").unwrap();
+    let bash = moodtape(home.path())
+        .args(["--config", "bad.toml", "completions", "bash"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(bash.status.success());
+    let script = home.path().join("moodtape.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("recommend"));
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = moodtape(home.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
+    let man = moodtape(home.path()).arg("man").output().unwrap();
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.lines().any(|l| l.starts_with(".TH moodtape 1")), "{page}");
+    assert!(page.contains("recommend"), "{page}");
+}

@@ -105,11 +105,32 @@ fn playlists_never_splice_locations_or_write_directives() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
     hostile_library(home);
+    // The spliced path is left out, the `#` path written as a path, and the message says so.
     let out = run(home, &["play", "--out", "list.m3u8", "Ann", "Bob"]);
-    let playlist = std::fs::read_to_string(home.join("list.m3u8")).unwrap_or_default();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("wrote 1 of 2 songs") && text(&out).contains("no playlist can hold"),
+        "{}",
+        text(&out)
+    );
+    // A playlist of nothing listable is not written, unless asked for.
+    let out = run(home, &["play", "--out", "none.m3u8", "Ann"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!home.join("none.m3u8").exists());
+    let out = run(
+        home,
+        &["play", "--out", "none.m3u8", "--allow-empty", "Ann"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("wrote 0 of 1 songs"), "{}", text(&out));
+    let playlist = std::fs::read_to_string(home.join("list.m3u8")).unwrap();
     assert!(!playlist.contains("/etc/passwd"), "{playlist}");
     assert!(
         !playlist.lines().any(|l| l.starts_with("#EXT-X")),
+        "{playlist}"
+    );
+    assert!(
+        playlist.lines().any(|l| l == "./#EXT-X-INJECTED"),
         "{playlist}"
     );
     assert!(
@@ -118,8 +139,6 @@ fn playlists_never_splice_locations_or_write_directives() {
             .any(moodtape::sanitize::is_unsafe_for_terminal),
         "{playlist:?}"
     );
-    let said = text(&out);
-    assert!(said.contains("left out"), "{said}");
 }
 
 #[test]

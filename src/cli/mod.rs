@@ -139,6 +139,13 @@ pub enum Command {
     Play(recommend_cmd::PlayArgs),
     /// Hold the database and serve other moodtapes without a TUI (for SSH and GPU boxes)
     Serve(serve_cmd::ServeArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff); e.g. `moodtape man > ~/.local/share/man/man1/moodtape.1`
+    Man,
 }
 
 /// Parses the arguments; on a usage error (or `--help`, `--version`) prints and gives the exit code. Usage errors
@@ -181,6 +188,12 @@ pub struct Hooks {
 
 /// Runs a subcommand; returns the process exit code.
 pub fn run(global: &GlobalArgs, command: Command, hooks: &Hooks) -> i32 {
+    // These need no config, so a broken one never stands in their way.
+    match command {
+        Command::Completions { shell } => return finish(completions(shell)),
+        Command::Man => return finish(man()),
+        _ => {}
+    }
     finish(Context::new(&global.flags()).and_then(|ctx| {
         let _log = ctx.init_logging();
         dispatch(&ctx, command, hooks)
@@ -214,6 +227,8 @@ fn dispatch(ctx: &Context, command: Command, hooks: &Hooks) -> anyhow::Result<i3
             db_cmd::run_restore(ctx, &file, replace)
         }
         Command::Serve(args) => serve_cmd::run(ctx, args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
         // The rest go to the core, wherever it is.
         command => {
             let core = Core::open(ctx)?;
@@ -241,8 +256,26 @@ fn run_on_core(ctx: &Context, core: &Core, command: Command) -> anyhow::Result<i
         | Command::Train(_)
         | Command::Eval(_)
         | Command::Bench(_)
-        | Command::Serve(_) => anyhow::bail!("this command does not run on the core"),
+        | Command::Serve(_)
+        | Command::Completions { .. }
+        | Command::Man => anyhow::bail!("this command does not run on the core"),
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "moodtape", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
+    Ok(0)
+}
+
+fn man() -> anyhow::Result<i32> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    out!("{}", String::from_utf8_lossy(&page));
+    Ok(0)
 }
 
 /// Makes one call with progress drawn on stderr (bars on a terminal, nothing with `quiet`).

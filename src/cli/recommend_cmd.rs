@@ -98,6 +98,9 @@ pub struct OutputArgs {
     /// Also write the playlist to an M3U8 file
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// With --out: write the file even when none of the songs has an audio file to list
+    #[arg(long, requires = "out")]
+    pub allow_empty: bool,
     /// Send the playlist to MPD's queue and play it
     #[arg(long)]
     pub mpd: bool,
@@ -150,6 +153,9 @@ pub struct PlayArgs {
     /// Write them to an M3U8 file instead of playing
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// With --out: write the file even when none of the songs has an audio file to list
+    #[arg(long, requires = "out")]
+    pub allow_empty: bool,
 }
 
 /// A song of a recommendation as JSON: the song object plus where it sits, its score and why.
@@ -200,9 +206,12 @@ pub fn run_recommend(ctx: &Context, core: &Core, cmd: RecommendCommand) -> anyho
         ctx,
         core,
         &playlist.songs(),
-        out.out.as_ref(),
-        out.mpd,
-        out.replace,
+        Delivery {
+            out: out.out.as_deref().map(absolute),
+            export: None,
+            mpd: out.mpd.then_some(out.replace),
+            allow_empty: out.allow_empty,
+        },
         out.play,
     )?;
     Ok(0)
@@ -235,9 +244,12 @@ pub fn run_play(ctx: &Context, core: &Core, args: PlayArgs) -> anyhow::Result<i3
         ctx,
         core,
         &songs,
-        args.out.as_ref(),
-        args.mpd,
-        args.replace,
+        Delivery {
+            out: args.out.as_deref().map(absolute),
+            export: None,
+            mpd: args.mpd.then_some(args.replace),
+            allow_empty: args.allow_empty,
+        },
         play,
     )?;
     Ok(0)
@@ -307,37 +319,23 @@ fn unanalyzed_reason(song: &Song) -> &'static str {
     }
 }
 
-/// Writes or queues `songs` through the core as asked, and plays them with the player command here (it runs in
-/// this terminal); messages go to stderr so `--json` output stays clean.
+/// Writes or queues `songs` through the core as `to` says, and plays them with the player command here when
+/// `play` is set (it runs in this terminal); messages go to stderr so `--json` output stays clean.
 fn deliver(
     ctx: &Context,
     core: &Core,
     songs: &[Song],
-    out: Option<&PathBuf>,
-    mpd: bool,
-    replace: bool,
+    to: Delivery,
     play: bool,
 ) -> anyhow::Result<()> {
-    if out.is_some() || mpd {
-        let to = Delivery {
-            out: out.map(|p| absolute(p)),
-            export: None,
-            mpd: mpd.then_some(replace),
-        };
+    if to.out.is_some() || to.mpd.is_some() {
         let ids = songs.iter().map(|s| s.id.clone()).collect();
         let done = match call(core, Call::Deliver { songs: ids, to }, true)? {
             Answer::Delivered(d) => d,
             other => return Err(other.unexpected("deliver").into()),
         };
-        if let (Some(path), Some((_, n))) = (out, &done.written) {
-            errln!("wrote {n} songs to {}", path.display());
-            let left_out = songs.len().saturating_sub(*n);
-            if left_out > 0 {
-                errln!(
-                    "moodtape: {left_out} {} left out: no location, or one a playlist cannot hold (a line break or a control character in it)",
-                    if left_out == 1 { "song" } else { "songs" }
-                );
-            }
+        if done.written.is_some() {
+            errln!("{}", done.written_note);
         }
         if let Some(report) = &done.queue {
             if !report.missing.is_empty() {

@@ -30,6 +30,18 @@ pub fn unsafe_location(song: &Song) -> bool {
 
 /// Writes `songs` as an M3U8 playlist at `path`; songs with no location, or with one no playlist can hold (see
 /// [`unsafe_location`]), are left out.
+/// How many of `songs` a playlist can list (the others have no location, or one no playlist can hold).
+pub fn listable(songs: &[Song]) -> usize {
+    count_entries(&render(songs, None))
+}
+
+fn count_entries(bytes: &[u8]) -> usize {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|line| line.starts_with(b"#EXTINF:"))
+        .count()
+}
+
 /// Returns the number of songs written.
 pub fn write_m3u8(path: &Path, songs: &[Song]) -> std::io::Result<usize> {
     let base = absolute(path)
@@ -38,10 +50,7 @@ pub fn write_m3u8(path: &Path, songs: &[Song]) -> std::io::Result<usize> {
         .unwrap_or_default();
     let bytes = render(songs, Some(&base));
     write_file(path, &bytes)?;
-    Ok(bytes
-        .split(|b| *b == b'\n')
-        .filter(|line| line.starts_with(b"#EXTINF:"))
-        .count())
+    Ok(count_entries(&bytes))
 }
 
 /// Like [`write_m3u8`], with absolute file paths: for playlists that live apart from the music (temp files).

@@ -540,6 +540,14 @@ impl Session {
             .export
             .as_ref()
             .map(|hint| self.settings.playlists_dir.join(export_name(hint, now_s())));
+        let listable = crate::player::m3u::listable(&songs);
+        let why = self.left_out_reasons(&songs, listable);
+        if listable == 0 && !to.allow_empty && (to.out.is_some() || exported.is_some()) {
+            bail!(
+                "no playlist written: none of the {} songs can be listed: {why}. (on the command line, --allow-empty writes it anyway)",
+                songs.len()
+            );
+        }
         for path in to.out.iter().chain(exported.iter()) {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
@@ -552,6 +560,16 @@ impl Session {
                     clean_line(&path.display().to_string())
                 )
             })?;
+            done.written_note = format!(
+                "wrote {written} of {} songs to {}{}",
+                songs.len(),
+                clean_line(&path.display().to_string()),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {why}")
+                }
+            );
             done.written = Some((path.clone(), written));
         }
         if let Some(replace) = to.mpd {
@@ -563,6 +581,38 @@ impl Session {
             done.queue = Some(report);
         }
         Ok(done)
+    }
+
+    /// Why the songs a playlist cannot list are left out ("6 have no audio file (the demo library has none)").
+    fn left_out_reasons(&self, songs: &[Song], listable: usize) -> String {
+        let no_file = songs
+            .iter()
+            .filter(|s| matches!(s.location, crate::records::Location::None))
+            .count();
+        let other = songs.len().saturating_sub(listable + no_file);
+        let count = |n: usize| {
+            if n == 1 {
+                "1 has".to_string()
+            } else {
+                format!("{n} have")
+            }
+        };
+        let mut parts = Vec::new();
+        if no_file > 0 {
+            let demo = if self.settings.demo {
+                " (the demo library has none)"
+            } else {
+                ""
+            };
+            parts.push(format!("{} no audio file{demo}", count(no_file)));
+        }
+        if other > 0 {
+            parts.push(format!(
+                "{} a location no playlist can hold (a control character, or a stream name starting with #)",
+                count(other)
+            ));
+        }
+        parts.join("; ")
     }
 
     /// Keeps a like or dislike of a song (an id or a query) for a mood.

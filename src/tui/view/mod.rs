@@ -252,7 +252,7 @@ pub fn bar(fraction: f32, width: usize) -> String {
     let eighths = (fraction.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
     let mut s = "█".repeat(eighths / 8);
     s.push_str(PARTS[eighths % 8]);
-    let used = eighths / 8 + usize::from(eighths % 8 > 0);
+    let used = eighths / 8 + usize::from(!eighths.is_multiple_of(8));
     s.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
     s
 }
