@@ -260,6 +260,9 @@ fn completions_parse_and_the_man_page_is_roff() {
     let man = moodtape(home.path()).arg("man").output().unwrap();
     assert!(man.status.success());
     let page = String::from_utf8_lossy(&man.stdout);
-    assert!(page.lines().any(|l| l.starts_with(".TH moodtape 1")), "{page}");
+    assert!(
+        page.lines().any(|l| l.starts_with(".TH moodtape 1")),
+        "{page}"
+    );
     assert!(page.contains("recommend"), "{page}");
 }

