@@ -42,6 +42,7 @@ pub struct Config {
     pub recommend: Recommend,
     pub player: Player,
     pub mpd: Mpd,
+    pub backup: Backup,
     /// TUI key bindings that replace the built-in ones, action name to keys (`like = ["+", "ctrl-l"]`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
@@ -165,6 +166,20 @@ impl Default for Mpd {
     }
 }
 
+/// Rolling backups of the library, written after each session that changed songs, lyrics or feedback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Backup {
+    /// How many backups to keep per database (0: none are written).
+    pub keep: usize,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup { keep: 3 }
+    }
+}
+
 impl Lyrics {
     /// How the LRCLIB client talks to the server.
     pub fn lrclib_settings(&self) -> LrclibSettings {
@@ -261,6 +276,13 @@ impl Config {
                 "general.device",
                 format!("unknown device {:?}", self.general.device),
                 "use \"auto\", \"cpu\", \"cuda\", \"cuda:N\" or \"metal\"",
+            ));
+        }
+        if self.backup.keep > 100 {
+            return Err(invalid(
+                "backup.keep",
+                format!("{} is out of range", self.backup.keep),
+                "use a number from 0 (no backups) to 100",
             ));
         }
         if self.general.batch_size == 0 || self.general.batch_size > 512 {

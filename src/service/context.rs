@@ -56,6 +56,8 @@ pub struct Settings {
     pub mpd: MpdTarget,
     /// Where exported playlists go.
     pub playlists_dir: PathBuf,
+    /// Where rolling backups of this database go and how many are kept (`None`: none, as for the demo).
+    pub backups: Option<(PathBuf, usize)>,
 }
 
 impl Context {
@@ -130,7 +132,14 @@ impl Context {
             journey_length: self.config.recommend.journey_length,
             mpd: self.config.mpd.target(),
             playlists_dir: self.paths.data_dir.join("playlists"),
+            backups: (!self.demo && self.config.backup.keep > 0)
+                .then(|| (self.backup_dir(), self.config.backup.keep)),
         }
+    }
+
+    /// The folder of this database's rolling backups: the data dir's `backups/`, one folder per database.
+    pub fn backup_dir(&self) -> PathBuf {
+        crate::store::backup_dir(&self.paths.data_dir.join("backups"), &self.db_path)
     }
 
     /// Logs go to a file in the state dir, never to the terminal. Returns the guard that flushes the log.
