@@ -438,7 +438,11 @@ pub fn salvage(db: &Path, out: &Path) -> Result<(usize, Vec<String>), StoreError
             ));
         }
     }
-    if let Some(m) = Manifest::read(db) {
+    let manifest = Manifest::read(db).unwrap_or_else(|what| {
+        problems.push(what);
+        None
+    });
+    if let Some(m) = manifest {
         let counts = DATA_TREES
             .iter()
             .map(|t| {
@@ -471,7 +475,11 @@ pub fn export_copy(db: &Path, out: &mut dyn Write) -> Result<usize, StoreError> 
         },
         other => other,
     })?;
-    if let Some(m) = Manifest::read(db) {
+    let manifest = Manifest::read(db).map_err(|what| StoreError::Damaged {
+        path: db.to_path_buf(),
+        shortfalls: vec![what],
+    })?;
+    if let Some(m) = manifest {
         let counts = super::count_trees(&store.db)?;
         let generation = super::stored_generation(&store.db)?;
         let short = manifest::shortfalls(&m, generation, &counts);

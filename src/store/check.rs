@@ -75,7 +75,15 @@ pub fn inspect(path: &Path) -> CheckReport {
     };
     let mut found = check(&store);
     found.path = report.path;
-    if let Some(m) = Manifest::read(path) {
+    let manifest = match Manifest::read(path) {
+        Ok(m) => m,
+        Err(what) => {
+            found.damage.push(what);
+            found.way_back = Some(super::ways_back(path));
+            None
+        }
+    };
+    if let Some(m) = manifest {
         let counts = found
             .trees
             .iter()

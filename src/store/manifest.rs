@@ -31,16 +31,17 @@ pub struct FileSeen {
 }
 
 impl Manifest {
-    /// The manifest of the database at `db`; `None` when there is none (a database older than manifests).
-    pub fn read(db: &Path) -> Option<Manifest> {
-        let text = std::fs::read(db.join(MANIFEST_FILE)).ok()?;
-        match serde_json::from_slice(&text) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                tracing::warn!(error = %e, "unreadable database manifest; ignoring it");
-                None
-            }
-        }
+    /// The manifest of the database at `db`; `None` when there is none (a database older than manifests). One
+    /// that cannot be read is an error: damage that reached it may have reached sled's files too.
+    pub fn read(db: &Path) -> Result<Option<Manifest>, String> {
+        let text = match std::fs::read(db.join(MANIFEST_FILE)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("its manifest cannot be read ({e})")),
+        };
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|_| "its manifest is damaged, so what it held cannot be checked".to_string())
     }
 
     /// Writes the manifest atomically: a temp file in the same folder, fsync, rename, fsync of the folder.

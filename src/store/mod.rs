@@ -365,7 +365,10 @@ impl Store {
                 path: path.to_path_buf(),
             });
         }
-        let manifest = Manifest::read(path);
+        let manifest = Manifest::read(path).map_err(|what| StoreError::Damaged {
+            path: path.to_path_buf(),
+            shortfalls: vec![what],
+        })?;
         if let Some(m) = &manifest {
             if m.files != manifest::fingerprint(path) {
                 verify_on_copy(path, m)?;
