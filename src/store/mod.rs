@@ -579,6 +579,49 @@ impl Store {
             })
     }
 
+    /// Removes songs whose files are gone, keeping the lyrics of each in a tombstone so the song gets them back
+    /// if its file returns ([`Store::unbury`]). Tombstones older than `keep_s` seconds are dropped.
+    pub fn bury_songs(&self, ids: &[SongId], now: u64, keep_s: u64) -> Result<()> {
+        for id in ids {
+            let (Some(song), Some(lyrics)) =
+                (self.songs.get(id.as_str())?, self.lyrics.get(id.as_str())?)
+            else {
+                continue;
+            };
+            let stone = Tombstone {
+                song,
+                lyrics,
+                removed_at: now,
+            };
+            self.tombstones.insert(id.as_str(), &stone)?;
+        }
+        self.remove_songs(ids)?;
+        let mut expired = Vec::new();
+        for item in self.tombstones.iter() {
+            match item {
+                Ok((key, stone)) if now.saturating_sub(stone.removed_at) > keep_s => {
+                    expired.push(key)
+                }
+                Ok(_) => {}
+                Err(StoreError::Decode { key, .. }) => expired.push(key),
+                Err(e) => return Err(e),
+            }
+        }
+        for key in expired {
+            self.tombstones.remove(&key)?;
+        }
+        Ok(())
+    }
+
+    /// The tombstone of a song that comes back, taken out of the store.
+    pub fn unbury(&self, id: &SongId) -> Result<Option<Tombstone>> {
+        let stone = self.tombstones.get(id.as_str())?;
+        if stone.is_some() {
+            self.tombstones.remove(id.as_str())?;
+        }
+        Ok(stone)
+    }
+
     /// Stores a song's lyrics and updates the song's lyrics fields together.
     pub fn set_lyrics(&self, song: &Song, record: &LyricsRecord) -> Result<Song> {
         let mut updated = song.clone();
