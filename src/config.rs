@@ -40,6 +40,7 @@ pub struct Config {
     pub scan: Scan,
     pub player: Player,
     pub mpd: Mpd,
+    pub backup: Backup,
     /// TUI key bindings that replace the built-in ones, action name to keys (`like = ["+", "ctrl-l"]`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
@@ -177,6 +178,20 @@ impl Default for Mpd {
     }
 }
 
+/// Rolling backups of the library, written after each session that changed songs, lyrics or feedback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Backup {
+    /// How many backups to keep per database (0: none are written).
+    pub keep: usize,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup { keep: 3 }
+    }
+}
+
 impl Lyrics {
     /// How the LRCLIB client talks to the server.
     pub fn lrclib_settings(&self) -> LrclibSettings {
@@ -276,6 +291,7 @@ impl Config {
         let range = Ranges { invalid: &invalid };
         range.check("general.batch_size", self.general.batch_size, 1, 512)?;
         range.check("ui.max_fps", self.ui.max_fps, 1, 240)?;
+        range.check("backup.keep", self.backup.keep, 0, 100)?;
         for source in &self.lyrics.sources {
             if !LYRICS_SOURCES.contains(&source.as_str()) {
                 return Err(invalid(

@@ -23,6 +23,9 @@ pub const AUDIO_EXTENSIONS: [&str; 12] = [
 /// Songs are written in transactions of this many, each flushed, so a crash loses at most one batch.
 const BATCH: usize = 100;
 
+/// How long the lyrics of a removed song are kept for its file's return.
+const TOMBSTONE_KEEP_S: u64 = 180 * 24 * 3600;
+
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanSummary {
     pub files_seen: usize,
@@ -88,6 +91,8 @@ pub fn scan(
         };
         let existing = songs_under(store, &root)?;
         let mut seen: HashSet<SongId> = HashSet::new();
+        // Folders that could not be listed: what they hold was not checked, so none of it counts as gone.
+        let mut unlisted: Vec<(PathBuf, String)> = Vec::new();
         let mut pending: Vec<(Song, Option<LyricsRecord>)> = Vec::new();
         for entry in walkdir::WalkDir::new(&root)
             .follow_links(options.follow_symlinks)
@@ -100,7 +105,11 @@ pub fn scan(
                         .path()
                         .map(Path::to_path_buf)
                         .unwrap_or_else(|| root.clone());
-                    summary.problems.push(problem(&path, &e.to_string()));
+                    let reason = e
+                        .io_error()
+                        .map_or_else(|| e.to_string(), ToString::to_string);
+                    summary.problems.push(problem(&path, &reason));
+                    unlisted.push((path, reason));
                     continue;
                 }
             };
@@ -146,6 +155,7 @@ pub fn scan(
                         keep_fetched_lyrics(store, prev, &mut read)?;
                         summary.updated += 1;
                     } else {
+                        lyrics_from_tombstone(store, &mut read)?;
                         summary.added += 1;
                     }
                     if read.song.has_lyrics() {
@@ -164,13 +174,9 @@ pub fn scan(
             }
         }
         committed += commit(store, &mut pending)?;
-        let gone: Vec<SongId> = existing
-            .keys()
-            .filter(|id| !seen.contains(*id))
-            .cloned()
-            .collect();
+        let gone = really_gone(&existing, &seen, &unlisted, &mut summary);
         summary.removed += gone.len();
-        store.remove_songs(&gone)?;
+        store.bury_songs(&gone, crate::records::now_s(), TOMBSTONE_KEEP_S)?;
         store.flush()?;
         progress(ScanProgress {
             files_seen: summary.files_seen,
@@ -208,6 +214,70 @@ fn songs_under(store: &Store, root: &Path) -> Result<HashMap<SongId, Song>, Stor
         }
     }
     Ok(out)
+}
+
+/// Songs not seen in this scan whose files are really gone: a song under a folder that could not be listed, or
+/// whose file cannot be looked at (a permission, a mount that went away), is kept as it is and reported.
+fn really_gone(
+    existing: &HashMap<SongId, Song>,
+    seen: &HashSet<SongId>,
+    unlisted: &[(PathBuf, String)],
+    summary: &mut ScanSummary,
+) -> Vec<SongId> {
+    let mut gone = Vec::new();
+    let mut kept: Vec<(PathBuf, String, usize)> = Vec::new();
+    for (id, song) in existing.iter().filter(|(id, _)| !seen.contains(*id)) {
+        let Some(path) = song.location.file() else {
+            continue;
+        };
+        let why = match unlisted.iter().find(|(dir, _)| path.starts_with(dir)) {
+            Some((dir, reason)) => Some((dir.clone(), reason.clone())),
+            None => match std::fs::symlink_metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                // There but not walked (e.g. no longer an audio file by name): gone from the library.
+                Ok(_) => None,
+                Err(e) => Some((
+                    path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    e.to_string(),
+                )),
+            },
+        };
+        match why {
+            None => gone.push(id.clone()),
+            Some((dir, reason)) => {
+                match kept.iter_mut().find(|(d, r, _)| *d == dir && *r == reason) {
+                    Some(entry) => entry.2 += 1,
+                    None => kept.push((dir, reason, 1)),
+                }
+            }
+        }
+    }
+    for (dir, reason, n) in kept {
+        let noun = if n == 1 { "song" } else { "songs" };
+        summary.problems.push(problem(
+            &dir,
+            &format!("{n} {noun} under it not checked and kept: {reason}"),
+        ));
+    }
+    gone.sort();
+    gone
+}
+
+/// A song whose file came back after a rescan removed it gets its kept lyrics again, unless it has its own.
+fn lyrics_from_tombstone(store: &Store, read: &mut Read) -> Result<(), StoreError> {
+    let Some(stone) = store.unbury(&read.song.id)? else {
+        return Ok(());
+    };
+    let local = matches!(
+        stone.lyrics.origin,
+        LyricsOrigin::Sidecar | LyricsOrigin::Tags
+    );
+    if read.lyrics.is_none() && !local {
+        read.song.lyrics_origin = Some(stone.lyrics.origin);
+        read.song.instrumental = stone.lyrics.instrumental;
+        read.lyrics = Some(stone.lyrics);
+    }
+    Ok(())
 }
 
 /// A changed file with no local lyrics keeps lyrics fetched online earlier; local lyrics that vanished go.
