@@ -18,9 +18,17 @@ pub enum DbCommand {
         json: bool,
     },
     /// Write a full backup as JSONL
-    Export { file: PathBuf },
+    Export {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write every record still readable from a damaged database as JSONL (the database is not changed)
-    Salvage { file: PathBuf },
+    Salvage {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace the database with a backup: the newest automatic one, or FILE (from `db export` or `db salvage`)
     Restore {
         #[arg(required_unless_present = "latest", conflicts_with = "latest")]
@@ -28,6 +36,8 @@ pub enum DbCommand {
         /// The newest automatic backup of this database
         #[arg(long)]
         latest: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Add the records of a backup written by `db export` to the database
     Import {
@@ -35,6 +45,8 @@ pub enum DbCommand {
         /// Replace the database, so it equals the backup (same as `db restore FILE`)
         #[arg(long)]
         replace: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Print the database path
     Path,
@@ -47,7 +59,10 @@ pub enum ConfigCommand {
     /// Print the default configuration
     Default,
     /// Check the config file and print the configuration in effect
-    Check,
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run_db(core: &Core, cmd: DbCommand) -> anyhow::Result<i32> {
@@ -59,14 +74,13 @@ pub fn run_db(core: &Core, cmd: DbCommand) -> anyhow::Result<i32> {
             };
             print_check(&report, json)
         }
-        DbCommand::Export { file } => {
+        DbCommand::Export { file, json } => {
             let path = absolute(&file);
             let records = match call(core, Call::DbExport { path }, true)? {
                 Answer::Exported { records, .. } => records,
                 other => return Err(other.unexpected("db export").into()),
             };
-            errln!("exported {records} records to {}", file.display());
-            Ok(0)
+            exported(&file, records, json)
         }
         DbCommand::Import { .. }
         | DbCommand::Path
@@ -91,18 +105,40 @@ pub fn run_check_copy(ctx: &Context, json: bool) -> anyhow::Result<i32> {
 }
 
 /// `db export` from a copy of the database.
-pub fn run_export_copy(ctx: &Context, file: &Path) -> anyhow::Result<i32> {
+pub fn run_export_copy(ctx: &Context, file: &Path, json: bool) -> anyhow::Result<i32> {
     let out_path = absolute(file);
     let mut buffer = Vec::new();
     let records = store::export_copy(&ctx.db_path, &mut buffer)?;
     store::write_atomic(&out_path, &buffer)
         .with_context(|| format!("cannot write {}", file.display()))?;
+    exported(file, records, json)
+}
+
+/// What `db export|salvage|restore|import --json` print.
+#[derive(serde::Serialize, Default)]
+struct DbDone {
+    file: String,
+    records: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaced: Option<String>,
+}
+
+fn exported(file: &Path, records: usize, json: bool) -> anyhow::Result<i32> {
     errln!("exported {records} records to {}", file.display());
+    if json {
+        print_json(&DbDone {
+            file: absolute(file).display().to_string(),
+            records,
+            ..DbDone::default()
+        })?;
+    }
     Ok(0)
 }
 
 /// `db salvage`: every readable record of the database (read on a copy) into FILE.
-pub fn run_salvage(ctx: &Context, file: &Path) -> anyhow::Result<i32> {
+pub fn run_salvage(ctx: &Context, file: &Path, json: bool) -> anyhow::Result<i32> {
     let (records, problems) = store::salvage(&ctx.db_path, &absolute(file))?;
     errln!(
         "salvaged {records} records from {} into {}",
@@ -117,11 +153,19 @@ pub fn run_salvage(ctx: &Context, file: &Path) -> anyhow::Result<i32> {
          or `moodtape db restore --latest` with the newest automatic backup",
         file.display()
     );
+    if json {
+        print_json(&DbDone {
+            file: absolute(file).display().to_string(),
+            records,
+            lost: Some(problems),
+            ..DbDone::default()
+        })?;
+    }
     Ok(0)
 }
 
 /// `db restore` and `db import --replace`: a fresh database from the backup, swapped in when complete.
-pub fn run_restore_swap(ctx: &Context, file: Option<&Path>) -> anyhow::Result<i32> {
+pub fn run_restore_swap(ctx: &Context, file: Option<&Path>, json: bool) -> anyhow::Result<i32> {
     let dir = ctx.backup_dir();
     let file = match file {
         Some(f) => f.to_path_buf(),
@@ -151,6 +195,14 @@ pub fn run_restore_swap(ctx: &Context, file: Option<&Path>) -> anyhow::Result<i3
             "  the database it replaced is kept at {} (delete it when you no longer need it)",
             old.display()
         );
+    }
+    if json {
+        print_json(&DbDone {
+            file: absolute(&file).display().to_string(),
+            records: restored.records,
+            replaced: restored.replaced.map(|p| p.display().to_string()),
+            ..DbDone::default()
+        })?;
     }
     Ok(0)
 }
@@ -201,7 +253,7 @@ fn print_check(report: &store::CheckReport, json: bool) -> anyhow::Result<i32> {
 }
 
 /// `db import`: restores into the database directly; a running moodtape must be closed first.
-pub fn run_restore(ctx: &Context, file: &Path, replace: bool) -> anyhow::Result<i32> {
+pub fn run_restore(ctx: &Context, file: &Path, replace: bool, json: bool) -> anyhow::Result<i32> {
     let store = Store::open(&ctx.db_path)?;
     let input =
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
@@ -222,6 +274,13 @@ pub fn run_restore(ctx: &Context, file: &Path, replace: bool) -> anyhow::Result<
             errln!("moodtape: warning: {e}");
         }
     }
+    if json {
+        print_json(&DbDone {
+            file: absolute(file).display().to_string(),
+            records: summary.records,
+            ..DbDone::default()
+        })?;
+    }
     Ok(0)
 }
 
@@ -234,10 +293,24 @@ pub fn run_config(
     match cmd {
         ConfigCommand::Path => outln!("{}", ctx.config_path.display()),
         ConfigCommand::Default => out!("{}", crate::config::DEFAULT_CONFIG_TOML),
-        ConfigCommand::Check => {
+        ConfigCommand::Check { json } => {
             check_tui(ctx)?;
             errln!("{}: ok", ctx.config_path.display());
-            out!("{}", toml::to_string_pretty(&ctx.config)?);
+            if json {
+                #[derive(serde::Serialize)]
+                struct Checked<'a> {
+                    path: String,
+                    ok: bool,
+                    config: &'a crate::config::Config,
+                }
+                print_json(&Checked {
+                    path: ctx.config_path.display().to_string(),
+                    ok: true,
+                    config: &ctx.config,
+                })?;
+            } else {
+                out!("{}", toml::to_string_pretty(&ctx.config)?);
+            }
         }
     }
     Ok(0)

@@ -226,20 +226,24 @@ fn dispatch(ctx: &Context, command: Command, hooks: &Hooks) -> anyhow::Result<i3
         Command::Db(db_cmd::DbCommand::Import {
             file,
             replace: true,
-        }) => db_cmd::run_restore_swap(ctx, Some(&file)),
+            json,
+        }) => db_cmd::run_restore_swap(ctx, Some(&file), json),
         Command::Db(db_cmd::DbCommand::Import {
             file,
             replace: false,
-        }) => db_cmd::run_restore(ctx, &file, false),
-        Command::Db(db_cmd::DbCommand::Restore { file, .. }) => {
-            db_cmd::run_restore_swap(ctx, file.as_deref())
+            json,
+        }) => db_cmd::run_restore(ctx, &file, false, json),
+        Command::Db(db_cmd::DbCommand::Restore { file, json, .. }) => {
+            db_cmd::run_restore_swap(ctx, file.as_deref(), json)
         }
-        Command::Db(db_cmd::DbCommand::Salvage { file }) => db_cmd::run_salvage(ctx, &file),
+        Command::Db(db_cmd::DbCommand::Salvage { file, json }) => {
+            db_cmd::run_salvage(ctx, &file, json)
+        }
         Command::Db(db_cmd::DbCommand::Check { json }) if !db_cmd::needs_core(ctx) => {
             db_cmd::run_check_copy(ctx, json)
         }
-        Command::Db(db_cmd::DbCommand::Export { file }) if !db_cmd::needs_core(ctx) => {
-            db_cmd::run_export_copy(ctx, &file)
+        Command::Db(db_cmd::DbCommand::Export { file, json }) if !db_cmd::needs_core(ctx) => {
+            db_cmd::run_export_copy(ctx, &file, json)
         }
         Command::Serve(args) => serve_cmd::run(ctx, args),
         Command::Completions { shell } => completions(shell),
