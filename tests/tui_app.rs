@@ -228,7 +228,7 @@ fn model_failure_is_reported_and_never_fatal() {
     act(&mut app, Action::Reply(Reply::Failed("MPD is away".into())));
     assert!(!app.quit);
     let screen = text(&draw(&app, 120, 40));
-    assert!(screen.contains("model: no weights"), "{screen}");
+    assert!(screen.contains("✗ no weights"), "{screen}");
     assert!(screen.contains("analysis failed: disk full"), "{screen}");
     assert!(screen.contains("MPD is away"), "{screen}");
 }
@@ -1024,5 +1024,106 @@ fn names_in_any_script_draw_aligned() {
     let app = App::new(songs, options());
     for (w, h) in [(80, 24), (120, 40)] {
         snap("names_in_any_script", &app, w, h);
+    }
+}
+
+// ---- styles: what the text snapshots cannot see ----
+
+/// The (x, y) of the first cell where `needle` starts on row `y` or below.
+fn find(t: &ratatui::Terminal<ratatui::backend::TestBackend>, needle: &str) -> (u16, u16) {
+    let buf = t.backend().buffer();
+    for y in 0..buf.area.height {
+        let row: Vec<String> = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        let line: String = row.concat();
+        if let Some(byte) = line.find(needle) {
+            // Cells are one symbol each here (no wide characters on these rows).
+            let x = line[..byte].chars().count() as u16;
+            return (x, y);
+        }
+    }
+    panic!("{needle:?} not on screen:\n{}", text(t));
+}
+
+#[test]
+fn selection_matches_focus_and_quadrants_are_styled() {
+    let th = theme();
+    let app = demo_app();
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+
+    // The selected song (the first row, the library has the focus) is drawn in the selection colours.
+    let (x, y) = find(&t, "Café Lumière");
+    assert_eq!(buf[(x, y)].bg, th.selection_bg, "selected row");
+    let (x2, y2) = find(&t, "Lamplight and Linen");
+    assert_ne!(buf[(x2, y2)].bg, th.selection_bg, "an unselected row");
+
+    // The focused pane has a thick border in the focus colour; the others a rounded one.
+    let (lx, ly) = find(&t, "Library [1]");
+    let corner = &buf[(lx - 2, ly)];
+    assert_eq!(corner.symbol(), "┏");
+    assert_eq!(corner.fg, th.border_focus);
+    let (mx, my) = find(&t, "Map [2]");
+    let corner = &buf[(mx - 2, my)];
+    assert_eq!(corner.symbol(), "╭");
+    assert_eq!(corner.fg, th.border);
+
+    // Filter matches are highlighted, the rest of the title is not.
+    let mut app = demo_app();
+    act(&mut app, Action::Search);
+    type_text(&mut app, "lull");
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+    let (x, y) = find(&t, "Lullaby");
+    for dx in 0..4 {
+        let cell = &buf[(x + dx, y)];
+        assert_eq!(cell.fg, th.highlight, "match {dx}");
+        assert!(cell.modifier.contains(ratatui::style::Modifier::UNDERLINED));
+    }
+    assert_ne!(buf[(x + 5, y)].fg, th.highlight, "past the match");
+
+    // Songs on the map are dots in their quadrant's colour: count the colours of the dots in each quarter (no
+    // mood read, so no playlist path crosses them).
+    let app = demo_app();
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+    let (mx, my) = find(&t, "Map [2]");
+    let left = mx - 1;
+    let top = my + 1;
+    let (_, by) = find(&t, "★ you");
+    let (right, bottom) = (buf.area.width - 1, by);
+    let (mid_x, mid_y) = ((left + right) / 2, (top + bottom) / 2);
+    for (q, xs, ys) in [
+        (Quadrant::Q1, mid_x + 2..right - 1, top + 1..mid_y - 1),
+        (Quadrant::Q2, left + 1..mid_x - 2, top + 1..mid_y - 1),
+        (Quadrant::Q3, left + 1..mid_x - 2, mid_y + 2..bottom - 1),
+        (Quadrant::Q4, mid_x + 2..right - 1, mid_y + 2..bottom - 1),
+    ] {
+        let mut own = 0;
+        let mut other = 0;
+        for y in ys.clone() {
+            for x in xs.clone() {
+                let cell = &buf[(x, y)];
+                let is_dot = cell
+                    .symbol()
+                    .chars()
+                    .next()
+                    .is_some_and(|c| ('\u{2801}'..='\u{28ff}').contains(&c));
+                if !is_dot {
+                    continue;
+                }
+                if cell.fg == th.quadrant(q) {
+                    own += 1;
+                } else {
+                    other += 1;
+                }
+            }
+        }
+        assert!(
+            own >= 3 && own > 3 * other,
+            "{q:?}: {own} dots in its colour, {other} in others\n{}",
+            text(&t)
+        );
     }
 }

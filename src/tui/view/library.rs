@@ -56,7 +56,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.dim(),
     ));
-    let block = pane_block(Pane::Library, extra, app, theme);
+    let block = pane_block(Pane::Library, extra, area.width, app, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height == 0 || inner.width < 10 {

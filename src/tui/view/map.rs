@@ -59,7 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Style::default().fg(theme.fg),
         ));
     }
-    let block = pane_block(Pane::Map, extra, app, theme);
+    let block = pane_block(Pane::Map, extra, area.width, app, theme);
     let inner = block.inner(area);
     let cell_w = 2.0 * range / f64::from(inner.width.max(1));
     let on_map = |v: f32, a: f32| {

@@ -50,8 +50,17 @@ pub fn areas(area: Rect, app: &App) -> Option<Areas> {
         return None;
     }
     let wide = is_wide(area);
+    // Until a mood is read the pane holds only its input and one line (hint, progress or error); the room goes
+    // to the library and the lyrics.
+    let mood_rows = if app.mood.current.is_none() {
+        4
+    } else if wide {
+        8
+    } else {
+        5
+    };
     let [mood, body, status] = Layout::vertical([
-        Constraint::Length(if wide { 8 } else { 5 }),
+        Constraint::Length(mood_rows),
         Constraint::Min(8),
         Constraint::Length(1),
     ])
@@ -157,7 +166,16 @@ fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 /// The frame of a pane: thick and coloured when it has the focus, with its number key in the title.
-pub fn pane_block<'a>(pane: Pane, extra: Vec<Span<'a>>, app: &App, theme: &Theme) -> Block<'a> {
+/// A pane's frame with its title: the pane's name and key, then `extra` parts as far as they fit in `width`
+/// columns. A part that does not fit whole is cut between words with an ellipsis, or left out when too little of
+/// it would show.
+pub fn pane_block<'a>(
+    pane: Pane,
+    extra: Vec<Span<'a>>,
+    width: u16,
+    app: &App,
+    theme: &Theme,
+) -> Block<'a> {
     let focused = app.focus == pane;
     let key = match pane {
         Pane::Mood => "m",
@@ -175,7 +193,24 @@ pub fn pane_block<'a>(pane: Pane, extra: Vec<Span<'a>>, app: &App, theme: &Theme
         Span::styled(format!(" {} ", pane.title()), title_style),
         Span::styled(format!("[{key}] "), theme.dim()),
     ];
-    spans.extend(extra);
+    // Two corners and a column of border to spare.
+    let mut room = (width as usize).saturating_sub(3);
+    for span in &spans {
+        room = room.saturating_sub(span.width());
+    }
+    for span in extra {
+        let w = span.width();
+        if w <= room {
+            room -= w;
+            spans.push(span);
+            continue;
+        }
+        let cut = cut_between_words(&span.content, room);
+        if cut.chars().count() >= 6 {
+            spans.push(Span::styled(cut, span.style));
+        }
+        break;
+    }
     Block::bordered()
         .border_type(if focused {
             BorderType::Thick
@@ -185,6 +220,27 @@ pub fn pane_block<'a>(pane: Pane, extra: Vec<Span<'a>>, app: &App, theme: &Theme
         .border_style(theme.border(focused))
         .title(Line::from(spans))
         .style(theme.base())
+}
+
+/// `text` cut to at most `width` columns at the last space that fits, with an ellipsis (empty when no word fits).
+fn cut_between_words(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for word in text.split_inclusive(' ') {
+        let w = unicode_width::UnicodeWidthStr::width(word.trim_end());
+        if used + w + 1 > width {
+            break;
+        }
+        out.push_str(word);
+        used += unicode_width::UnicodeWidthStr::width(word);
+    }
+    // A dangling dash or separator reads as part of a name; the ellipsis says enough.
+    let out = out.trim_end_matches([' ', '–', '-', '·', ',', ':']);
+    if out.is_empty() {
+        String::new()
+    } else {
+        format!("{out}… ")
+    }
 }
 
 /// Cuts `text` to `width` columns, with an ellipsis when it had to cut, and pads it to `width`.
