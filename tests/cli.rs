@@ -78,7 +78,27 @@ fn stats_json_counts() {
     let songs = v["songs"].as_u64().unwrap();
     assert!(songs >= 120);
     assert_eq!(v["with_lyrics"].as_u64().unwrap(), songs - 1);
-    assert!(v["analyzed"].as_u64().is_some());
+    // A fresh demo database has read no moods yet; after `analyze` every song with lyrics has one, and the
+    // quadrants count each analyzed song once.
+    common::ensure_model();
+    assert_eq!(v["analyzed"].as_u64(), Some(0), "{v}");
+    moodtape(home.path())
+        .args(["--demo", "--offline", "analyze"])
+        .assert()
+        .success();
+    let out = moodtape(home.path())
+        .args(["--demo", "library", "stats", "--json"])
+        .output()
+        .unwrap();
+    let v = json_out(&out);
+    assert_eq!(v["analyzed"].as_u64(), Some(songs - 1), "{v}");
+    let by_quadrant: u64 = v["by_quadrant"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_quadrant, songs - 1, "{v}");
 }
 
 #[test]
@@ -269,6 +289,7 @@ fn completions_parse_and_the_man_page_is_roff() {
 
 #[test]
 fn reporting_commands_print_their_documented_json() {
+    common::ensure_model();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     std::fs::write(

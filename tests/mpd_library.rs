@@ -263,6 +263,11 @@ fn a_password_is_sent_and_a_wrong_one_reported() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MPD answered") && err.contains("permission"),
+        "{err}"
+    );
     // The right password in MPD_HOST, as mpc takes it.
     mt(&home, mpd.port, "s3cret@127.0.0.1")
         .args(["play", "Artist Two - Rain Again", "--mpd", "--replace"])

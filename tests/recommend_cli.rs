@@ -56,6 +56,7 @@ fn check_shape(list: &[Value]) {
 
 #[test]
 fn recommend_on_the_demo_library() {
+    common::ensure_model();
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path();
     let text = "I miss you and the rain will not stop";

@@ -184,6 +184,7 @@ fn a_mood_is_read_in_the_background_then_fills_the_playlist() {
     );
     assert!(app.playlist.entries.is_empty());
     let new = picks(&app, 5);
+    let sent: Vec<String> = new.iter().map(|e| e.pick.song.id.to_string()).collect();
     act(
         &mut app,
         Action::Reply(Reply::Playlist {
@@ -191,13 +192,15 @@ fn a_mood_is_read_in_the_background_then_fills_the_playlist() {
             entries: new,
         }),
     );
-    assert_eq!(app.playlist.entries.len(), 5);
     assert!(app.playlist.pending.is_none());
-    assert!(app
+    // The playlist holds exactly the current reply's songs, in its order (none of the stale reply's).
+    let shown: Vec<String> = app
         .playlist
         .entries
         .iter()
-        .all(|e| e.reason.contains("from your mood")));
+        .map(|e| e.song.id.to_string())
+        .collect();
+    assert_eq!(shown, sent);
 }
 
 #[test]
@@ -715,6 +718,8 @@ fn a_hundred_thousand_songs_open_and_filter_without_blocking() {
         let t = std::time::Instant::now();
         app.update(Action::Edit(EditOp::Insert(c)));
         slowest = slowest.max(t.elapsed());
+        // The key press itself only starts the filter; the scoring is left to the frames that follow.
+        assert!(app.busy(), "the key press filtered 100k songs at once");
         let mut slices = 0;
         while app.busy() {
             let t = std::time::Instant::now();
@@ -725,13 +730,9 @@ fn a_hundred_thousand_songs_open_and_filter_without_blocking() {
         }
     }
     assert_eq!(app.library.rows.len(), 25_000);
+    // Times are for the reader only (speed targets live in the bench commands): what the test holds is that the
+    // work is spread over many small steps, never done in one.
     eprintln!("100k songs: open {open:?}, first frame {first_frame:?}, slowest step {slowest:?}");
-    // Generous bounds: debug build on a busy machine. The point is that no step scans-and-sorts all at once.
-    assert!(
-        first_frame < std::time::Duration::from_secs(5),
-        "{first_frame:?}"
-    );
-    assert!(slowest < std::time::Duration::from_secs(2), "{slowest:?}");
 }
 
 #[test]

@@ -703,15 +703,36 @@ fn retarget(e: StoreError, original: &Path) -> StoreError {
     }
 }
 
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with panics on this thread kept off stderr (they are caught and reported by the caller). The hook
+/// is installed once and asks a flag of the panicking thread, so panics elsewhere — another thread, or a later
+/// test — are reported as before; swapping the process-wide hook around the call would silence them.
+fn quiet_panics<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let out = f();
+    QUIET.with(|q| q.set(false));
+    out
+}
+
 fn open_sled(path: &Path) -> Result<sled::Db> {
     let config = sled::Config::new()
         .path(path)
         .mode(sled::Mode::HighThroughput);
     // sled panics on some kinds of damage instead of returning an error; a damaged file must not take the app down.
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
-    std::panic::set_hook(previous_hook);
+    let opened =
+        quiet_panics(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())));
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(classify_open_error(path, e)),

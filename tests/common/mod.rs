@@ -210,3 +210,24 @@ pub fn require_tmux(test: &str) -> bool {
         "`apt-get install tmux` runs it",
     )
 }
+
+/// Makes sure the encoder is in the shared model cache, fetching it with moodtape's own fetch once per test
+/// binary: a test that needs the model never depends on an earlier suite having put it there.
+pub fn ensure_model() {
+    static FETCHED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let result = FETCHED.get_or_init(|| {
+        let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let out = moodtape_std(home.path())
+            .args(["models", "fetch"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = result {
+        panic!("the encoder could not be fetched, and this test needs it: {e}");
+    }
+}

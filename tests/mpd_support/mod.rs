@@ -57,7 +57,22 @@ impl Mpd {
     /// Starts mpd over `music` with its files in `dir`; `password` (if any) grants everything, and clients
     /// without it may only read.
     pub fn start(bin: &Path, music: &Path, dir: &Path, password: Option<&str>) -> Mpd {
+        // A free port can be taken by another test between finding it and mpd binding it: then mpd exits at once,
+        // and it is started again on another port.
+        for _ in 0..5 {
+            if let Some(mpd) = Mpd::try_start(bin, music, dir, password) {
+                return mpd;
+            }
+        }
+        panic!(
+            "mpd did not start on any of 5 ports; its log: {}",
+            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+        );
+    }
+
+    fn try_start(bin: &Path, music: &Path, dir: &Path, password: Option<&str>) -> Option<Mpd> {
         std::fs::create_dir_all(dir).unwrap();
+        let _ = std::fs::remove_file(dir.join("socket"));
         let port = free_port();
         let mut conf = format!(
             "music_directory \"{}\"\n\
@@ -91,7 +106,7 @@ impl Mpd {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mpd = Mpd {
+        let mut mpd = Mpd {
             child,
             port,
             socket: dir.join("socket"),
@@ -100,6 +115,9 @@ impl Mpd {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() || !mpd.socket.exists() {
+            if matches!(mpd.child.try_wait(), Ok(Some(_))) {
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
                 "mpd did not start; its log: {}",
@@ -107,7 +125,7 @@ impl Mpd {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        mpd
+        Some(mpd)
     }
 
     pub fn conn(&self) -> Conn {
@@ -190,7 +208,9 @@ impl Conn {
 
     fn line(&mut self) -> String {
         let mut l = String::new();
-        self.reader.read_line(&mut l).unwrap();
+        let n = self.reader.read_line(&mut l).unwrap();
+        // A dead mpd ends the test with a message instead of a loop reading nothing forever.
+        assert!(n > 0, "mpd closed the connection");
         l.trim_end_matches(['\r', '\n']).to_string()
     }
 
