@@ -346,3 +346,44 @@ fn reporting_commands_print_their_documented_json() {
     assert_eq!(v["song"]["artist"], "Ann");
     assert!(["Q1", "Q2", "Q3", "Q4"].contains(&v["quadrant"].as_str().unwrap()));
 }
+
+#[test]
+fn scan_reports_progress_on_stderr_and_keeps_json_stdout_clean() {
+    let home = tempfile::tempdir().unwrap();
+    let music = home.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for i in 0..3 {
+        let title = format!("Song {i}");
+        common::write_audio(
+            &music.join(format!("{i}.wav")),
+            &common::Tags {
+                artist: "Ann",
+                title: &title,
+                album: "",
+                lyrics: None,
+            },
+            1,
+        );
+    }
+    // Not a terminal: plain progress lines on stderr, with the count known up front.
+    let out = moodtape(home.path())
+        .args(["scan", music.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scanned 3/3 files"), "{err}");
+    // With --json, stdout holds only the summary and stderr no progress.
+    let out = moodtape(home.path())
+        .args(["scan", music.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v = json_out(&out);
+    assert_eq!(v["files_seen"], 3, "{v}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("scanned"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

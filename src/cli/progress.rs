@@ -69,11 +69,15 @@ impl Reporter {
             Progress::Scan(p) => {
                 self.line(|| {
                     format!(
-                        "scanned {} files, {} songs committed",
-                        p.files_seen, p.committed
+                        "scanned {}/{} files, {} songs committed",
+                        p.files_seen, p.total, p.committed
                     )
                 });
-                let bar = self.bar("scan", "{spinner} scanned {pos} files  {msg}");
+                let bar = self.bar(
+                    "scan",
+                    "scanning {bar:30} {pos}/{len} files  {per_sec}  eta {eta}  {msg}",
+                );
+                bar.set_length(p.total.max(p.files_seen) as u64);
                 bar.set_position(p.files_seen as u64);
                 bar.set_message(format!("{} songs committed", p.committed));
             }

@@ -51,6 +51,9 @@ pub struct Problem {
 pub struct ScanProgress {
     pub files_seen: usize,
     pub committed: usize,
+    /// Audio files under the folders, counted before the scan reads them (for a bar with an ETA).
+    #[serde(default)]
+    pub total: usize,
 }
 
 /// What reading one file produced.
@@ -77,6 +80,8 @@ pub fn scan(
 ) -> Result<ScanSummary, StoreError> {
     let mut summary = ScanSummary::default();
     let mut committed = 0;
+    let total = count_audio(roots, options);
+    let mut last_report = std::time::Instant::now();
     for root in roots {
         let root = match std::fs::canonicalize(root) {
             Ok(r) if r.is_dir() => r,
@@ -121,6 +126,15 @@ pub fn scan(
                 continue;
             }
             summary.files_seen += 1;
+            // Unchanged files commit nothing, so progress is also reported by time.
+            if last_report.elapsed() >= std::time::Duration::from_millis(200) {
+                last_report = std::time::Instant::now();
+                progress(ScanProgress {
+                    files_seen: summary.files_seen,
+                    committed,
+                    total,
+                });
+            }
             let path = entry.path().to_path_buf();
             let location = Location::File(path.clone());
             let Some(id) = SongId::for_location(&location) else {
@@ -170,6 +184,7 @@ pub fn scan(
                 progress(ScanProgress {
                     files_seen: summary.files_seen,
                     committed,
+                    total,
                 });
             }
         }
@@ -181,9 +196,24 @@ pub fn scan(
         progress(ScanProgress {
             files_seen: summary.files_seen,
             committed,
+            total,
         });
     }
     Ok(summary)
+}
+
+/// The audio files a scan of `roots` will see: a quick walk of names only, so the scan can show how far it is.
+fn count_audio(roots: &[PathBuf], options: ScanOptions) -> usize {
+    roots
+        .iter()
+        .flat_map(|root| {
+            walkdir::WalkDir::new(root)
+                .follow_links(options.follow_symlinks)
+                .into_iter()
+                .flatten()
+        })
+        .filter(|e| e.file_type().is_file() && is_audio(e.path()))
+        .count()
 }
 
 fn commit(
