@@ -537,3 +537,67 @@ fn a_holder_that_never_answers_gives_a_clear_message() {
     assert!(err.contains("did not answer in 1 s"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(30));
 }
+
+/// The TUI's scan key, through its real worker lane: the folder prompt's Enter scans with the core the CLI uses,
+/// the progress and the summary come back, and the library read after the scan holds the songs. A file given as
+/// the folder is refused before anything is scanned.
+#[test]
+fn the_tui_scans_a_folder_through_its_worker() {
+    let home = Home::new();
+    let (core, server, songs) = hold(&home);
+    assert!(songs.is_empty());
+    let music = home.path().join("music");
+    for (i, ext) in ["wav", "mp3", "flac"].iter().enumerate() {
+        let path = music.join(format!("Artist {i}/song {i}.{ext}"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let title = format!("Song {i}");
+        let tags = common::Tags {
+            artist: "Artist",
+            title: &title,
+            album: "A",
+            lyrics: None,
+        };
+        common::write_audio(&path, &tags, 3);
+    }
+    let mut app = App::new(Vec::new(), AppOptions::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let workers = moodtape::tui::workers::Workers::start(core.clone(), tx).unwrap();
+    // The main loop, in short: effects to the workers, their answers into `update()`, until `done` holds.
+    let run = |app: &mut App, done: &dyn Fn(&App) -> bool| {
+        let start = Instant::now();
+        loop {
+            for effect in app.take_effects() {
+                workers.send(effect).unwrap();
+            }
+            if done(app) {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "no answer");
+            if let Ok(action) = rx.recv_timeout(Duration::from_millis(50)) {
+                app.update(action);
+            }
+        }
+    };
+    let not_a_folder = music.join("Artist 0/song 0.wav");
+    for (path, expect) in [(&not_a_folder, None), (&music, Some(3))] {
+        app.update(Action::ScanFolder);
+        // The prompt holds the last folder: cleared first.
+        app.update(Action::Edit(moodtape::tui::editor::EditOp::DeleteToStart));
+        app.update(Action::Edit(moodtape::tui::editor::EditOp::Paste(
+            path.display().to_string(),
+        )));
+        app.update(Action::Edit(moodtape::tui::editor::EditOp::Submit));
+        run(&mut app, &|app| !app.imports.job.running());
+        let (text, failed) = app.imports.job.text().unwrap();
+        match expect {
+            None => assert!(failed && text.ends_with("is not a folder"), "{text}"),
+            Some(n) => {
+                assert!(!failed, "{text}");
+                assert!(text.contains(&format!("{n} files, {n} new")), "{text}");
+                run(&mut app, &|app| app.songs.len() == n);
+            }
+        }
+    }
+    workers.shutdown(Duration::from_secs(2));
+    server.stop(Duration::from_secs(2));
+}

@@ -10,7 +10,9 @@ use moodtape::service::{Destination, Event, JobKind, JobStatus, Mode, ModelStatu
 use moodtape::tui::action::{Action, Pane};
 use moodtape::tui::editor::EditOp;
 use moodtape::tui::layer::Layer;
-use moodtape::tui::state::{App, Effect, JobState, ModelState, MoodState, Reply, SortKey};
+use moodtape::tui::state::{
+    App, Effect, ImportJob, ImportReply, JobState, ModelState, MoodState, Reply, SortKey,
+};
 use tui_support::*;
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -1126,5 +1128,375 @@ fn selection_matches_focus_and_quadrants_are_styled() {
             "{q:?}: {own} dots in its colour, {other} in others\n{}",
             text(&t)
         );
+    }
+}
+
+// ---- first run: the welcome, the folder prompt, scans and imports ----
+
+fn empty_app() -> App {
+    let mut app = App::new(Vec::new(), options());
+    app.update(Action::Reply(Reply::MoodsLoaded));
+    app.update(model_ready());
+    app
+}
+
+/// A music folder tree: `Music/`, `Musicals/`, `Mutter/`, a hidden `.music/`, and a file that is no folder.
+fn music_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["Music/Jazz", "Musicals", "Mutter", ".music"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    std::fs::write(dir.path().join("Museum.txt"), "not a folder").unwrap();
+    dir
+}
+
+/// Presses Tab in the folder prompt and answers it as the files worker does.
+fn tab_complete(app: &mut App) {
+    let effects = press(app, key(KeyCode::Tab));
+    let text = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::CompletePath { text } => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("Tab asks for a completion: {effects:?}"));
+    let completion = moodtape::tui::paths::complete(&text);
+    act(
+        app,
+        Action::Reply(Reply::Import(ImportReply::Completed(completion))),
+    );
+}
+
+#[test]
+fn the_scan_key_opens_a_folder_prompt_that_completes_folders_and_scans() {
+    let tree = music_tree();
+    let root = tree.path().display().to_string();
+    let mut app = empty_app();
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.layer(), Layer::ScanPrompt);
+    assert!(app.typing());
+    press_str(&mut app, &format!("{root}/Mu"));
+    assert!(!app.quit);
+
+    // Three folders start with "Mu": nothing more to complete, and they are listed (the file and the hidden
+    // folder are not).
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Mu"));
+    let c = app.imports.completion.clone().unwrap();
+    assert_eq!(c.candidates, ["Music", "Musicals", "Mutter"]);
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("Music/ Musicals/ Mutter/"), "{screen}");
+
+    // "Mus": the longest common start; then a lone match is completed whole, with its slash.
+    press_str(&mut app, "s");
+    assert_eq!(app.imports.completion, None, "typing drops the old list");
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Music"));
+    press_str(&mut app, "/");
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Music/Jazz/"));
+    press(&mut app, ctrl('w'));
+    press_str(&mut app, &format!("{root}/Zz"));
+    tab_complete(&mut app);
+    assert_eq!(
+        app.imports.completion.as_ref().unwrap().problem.as_deref(),
+        Some("no folder matches")
+    );
+    press(&mut app, ctrl('u'));
+    press_str(&mut app, &format!("{root}/Mut"));
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Mutter/"));
+
+    // Enter scans in the background, as the CLI's scan does.
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Scan {
+            dirs: vec![std::path::PathBuf::from(format!("{root}/Mutter/"))]
+        }]
+    );
+    assert_eq!(app.layer(), Layer::Pane(Pane::Library));
+    assert!(app.imports.job.running());
+}
+
+#[test]
+fn a_stale_completion_is_dropped() {
+    let tree = music_tree();
+    let root = tree.path().display().to_string();
+    let mut app = empty_app();
+    act(&mut app, Action::ScanFolder);
+    press_str(&mut app, &format!("{root}/Mus"));
+    let effects = press(&mut app, key(KeyCode::Tab));
+    let Some(Effect::CompletePath { text: asked }) = effects.first().cloned() else {
+        panic!("{effects:?}");
+    };
+    press_str(&mut app, "ic");
+    let late = moodtape::tui::paths::complete(&asked);
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Completed(late))),
+    );
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Music"));
+    assert_eq!(app.imports.completion, None);
+}
+
+#[test]
+fn esc_cancels_the_prompt_and_the_scan_key_later_offers_a_rescan() {
+    let mut app = empty_app();
+    press(&mut app, key(KeyCode::Char('a')));
+    press_str(&mut app, "~/Music");
+    let effects = press(&mut app, key(KeyCode::Esc));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(app.layer(), Layer::Pane(Pane::Library));
+    assert_eq!(app.imports.last_folder, None);
+    assert!(!app.imports.job.running());
+
+    // Enter on an empty prompt asks for a folder instead of scanning nothing.
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.imports.prompt.text(), "");
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.layer(), Layer::ScanPrompt);
+    press_str(&mut app, "~/Music");
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Scan {
+            dirs: vec!["~/Music".into()]
+        }]
+    );
+    // While it runs, the keys say so instead of starting another.
+    assert!(press(&mut app, key(KeyCode::Char('a'))).is_empty());
+    assert!(press(&mut app, key(KeyCode::Char('M'))).is_empty());
+    assert!(app.jobs.message.clone().unwrap().1.contains("running"));
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Failed(
+            "cannot open ~/Music: No such file or directory (os error 2)".into(),
+        ))),
+    );
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains("cannot open ~/Music: No such file"),
+        "{screen}"
+    );
+
+    // The same key again: the prompt holds the last folder, and Enter scans it again.
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.imports.prompt.text(), "~/Music");
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scan { dirs }] if dirs == &[std::path::PathBuf::from("~/Music")])
+    );
+}
+
+#[test]
+fn a_scan_shows_progress_and_the_library_fills_as_batches_are_stored() {
+    let mut app = empty_app();
+    act(&mut app, Action::ScanFolder);
+    type_text(&mut app, "~/Music");
+    act(&mut app, Action::Edit(EditOp::Submit));
+    let progress = |files_seen, committed| {
+        Action::Reply(Reply::Import(ImportReply::ScanProgress {
+            files_seen,
+            committed,
+        }))
+    };
+    // The first stored batch reads the library; no second read is asked for until the first comes back.
+    assert_eq!(
+        act(&mut app, progress(120, 100)),
+        vec![Effect::ReloadLibrary]
+    );
+    assert!(act(&mut app, progress(240, 200)).is_empty());
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains("scan ~/Music: 240 files, 200 songs stored"),
+        "{screen}"
+    );
+    let songs: Vec<Song> = demo().into_iter().take(100).map(|d| d.0).collect();
+    act(&mut app, Action::Reply(Reply::Library(songs)));
+    assert_eq!(app.songs.len(), 100);
+    let screen = text(&draw(&app, 120, 40));
+    assert!(!screen.contains(moodtape::tui::view::welcome::TITLE));
+    assert!(screen.contains("100 songs"), "{screen}");
+    assert_eq!(
+        act(&mut app, progress(300, 300)),
+        vec![Effect::ReloadLibrary]
+    );
+
+    let summary = moodtape::library::scan::ScanSummary {
+        files_seen: 300,
+        added: 300,
+        ..Default::default()
+    };
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Scanned {
+            folder: "~/Music".into(),
+            summary,
+        })),
+    );
+    assert_eq!(
+        app.imports.job,
+        ImportJob::Done("scan ~/Music: 300 files, 300 new, 0 updated, 0 removed".into())
+    );
+    // A folder with no music says so, as an error.
+    act(&mut app, Action::ScanFolder);
+    act(&mut app, Action::Edit(EditOp::Submit));
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Scanned {
+            folder: "~/Music".into(),
+            summary: Default::default(),
+        })),
+    );
+    assert_eq!(
+        app.imports.job,
+        ImportJob::Failed("scan ~/Music: no music files there".into())
+    );
+}
+
+#[test]
+fn the_mpd_key_imports_in_the_background_and_the_demo_key_says_how() {
+    let mut app = empty_app();
+    let effects = press(&mut app, key(KeyCode::Char('M')));
+    assert_eq!(effects, vec![Effect::ScanMpd]);
+    assert_eq!(app.imports.job, ImportJob::ImportingMpd);
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::MpdImported(
+            moodtape::player::ImportReport {
+                mpd: "127.0.0.1:6600".into(),
+                songs: 42,
+                added: 42,
+                ..Default::default()
+            },
+        ))),
+    );
+    let (done, _) = app.imports.job.text().unwrap();
+    assert_eq!(
+        done,
+        "MPD at 127.0.0.1:6600: 42 songs (42 new, 0 updated, 0 removed)"
+    );
+    // From then on the same key imports again.
+    assert_eq!(
+        press(&mut app, key(KeyCode::Char('M'))),
+        vec![Effect::ScanMpd]
+    );
+
+    let effects = press(&mut app, key(KeyCode::Char('D')));
+    assert!(effects.is_empty());
+    let (error, text) = app.jobs.message.clone().unwrap();
+    assert!(!error && text.contains("moodtape --demo"), "{text}");
+}
+
+#[test]
+fn the_welcome_keys_come_from_the_keymap_and_the_help_lists_them() {
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert("scan_folder".to_string(), vec!["F".to_string()]);
+    let mut app = App::new(
+        Vec::new(),
+        moodtape::tui::state::AppOptions {
+            keymap: moodtape::tui::keymap::Keymap::with_overrides(&keys).unwrap(),
+            ..options()
+        },
+    );
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.layer(), Layer::Pane(Pane::Library));
+    press(&mut app, key(KeyCode::Char('F')));
+    assert_eq!(app.layer(), Layer::ScanPrompt);
+    press(&mut app, key(KeyCode::Esc));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("  F  scan a music folder"), "{screen}");
+    act(&mut app, Action::Help);
+    let screen = text(&draw(&app, 120, 40));
+    for what in [
+        "scan a music folder",
+        "import MPD's library",
+        "how to open the demo",
+    ] {
+        assert!(screen.contains(what), "{screen}");
+    }
+}
+
+/// Every word the welcome may show.
+fn welcome_words() -> std::collections::HashSet<String> {
+    use moodtape::tui::view::welcome::{ABOUT, AFTER, EMPTY, KEYS, TITLE};
+    let mut text = format!("{TITLE} {ABOUT} {EMPTY} {AFTER} a M D");
+    for (_, what) in KEYS {
+        text.push(' ');
+        text.push_str(what);
+    }
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn the_welcome_is_never_cut_mid_word() {
+    let words = welcome_words();
+    for (w, h) in [
+        (80, 24),
+        (81, 24),
+        (93, 30),
+        (100, 24),
+        (120, 40),
+        (160, 50),
+    ] {
+        let app = empty_app();
+        let t = draw(&app, w, h);
+        let area = ratatui::layout::Rect::new(0, 0, w, h);
+        let lib = moodtape::tui::view::areas(area, &app).unwrap().library;
+        let buf = t.backend().buffer();
+        let mut shown = String::new();
+        for y in lib.y + 1..lib.bottom() - 1 {
+            for x in lib.x + 1..lib.right() - 1 {
+                shown.push_str(buf[(x, y)].symbol());
+            }
+            shown.push('\n');
+        }
+        for token in shown.split_whitespace() {
+            assert!(
+                words.contains(token),
+                "{w}x{h}: {token:?} is not a whole word of the welcome:\n{shown}"
+            );
+        }
+        assert!(shown.contains("playlists"), "{w}x{h}:\n{shown}");
+        assert!(
+            shown.contains("later."),
+            "{w}x{h}: the welcome fits:\n{shown}"
+        );
+    }
+}
+
+#[test]
+fn snapshot_welcome_and_folder_prompt() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let app = empty_app();
+        snap("welcome", &app, w, h);
+
+        let mut app = empty_app();
+        act(&mut app, Action::ScanFolder);
+        type_text(&mut app, "~/Mu");
+        act(
+            &mut app,
+            Action::Reply(Reply::Import(ImportReply::Completed(
+                moodtape::tui::paths::complete_among(
+                    "~/Mu",
+                    &["Music".into(), "Musicals".into(), "Mutter".into()],
+                ),
+            ))),
+        );
+        snap("folder_prompt", &app, w, h);
+
+        let mut app = empty_app();
+        act(&mut app, Action::ScanFolder);
+        type_text(&mut app, "~/Music");
+        act(&mut app, Action::Edit(EditOp::Submit));
+        act(
+            &mut app,
+            Action::Reply(Reply::Import(ImportReply::ScanProgress {
+                files_seen: 340,
+                committed: 300,
+            })),
+        );
+        snap("welcome_scanning", &app, w, h);
     }
 }

@@ -100,6 +100,12 @@ pub enum Action {
     SendPlayer,
     /// Ask where a mood journey should go (a quadrant), then fill the playlist with it.
     Journey,
+    /// Ask for a music folder (the last one scanned, at first) and scan it in the background.
+    ScanFolder,
+    /// Import MPD's library (again) in the background.
+    ImportMpd,
+    /// Say how to open the demo library.
+    OpenDemo,
 
     /// A text editing operation for the focused input.
     #[serde(skip)]
@@ -135,7 +141,7 @@ pub enum Action {
 
 impl Action {
     /// The actions a keymap may name, with a line of help each (the help overlay lists them in this order).
-    pub const BINDABLE: [(Action, &'static str); 32] = [
+    pub const BINDABLE: [(Action, &'static str); 35] = [
         (Action::FocusMood, "type a mood"),
         (Action::FocusNext, "next pane"),
         (Action::FocusPrev, "previous pane"),
@@ -165,6 +171,9 @@ impl Action {
         (Action::Export, "export playlist as M3U8"),
         (Action::SendMpd, "play playlist in MPD"),
         (Action::SendPlayer, "open playlist in player"),
+        (Action::ScanFolder, "scan a music folder"),
+        (Action::ImportMpd, "import MPD's library"),
+        (Action::OpenDemo, "how to open the demo"),
         (Action::Help, "this help"),
         (Action::Back, "leave input/help/filter"),
         (Action::Quit, "quit"),

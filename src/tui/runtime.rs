@@ -43,6 +43,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
             keymap,
             database: short_path(&ctx.db_path),
             player_command: ctx.config.player.command.clone(),
+            demo: ctx.demo,
         },
     );
     if let Link::Remote(client) = &core.link {

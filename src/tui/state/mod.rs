@@ -6,6 +6,7 @@
 mod library;
 mod panes;
 mod playlist;
+mod welcome;
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ pub use panes::{
     MAP_RANGE_MIN, MAP_STEP,
 };
 pub use playlist::{Playlist, PlaylistEntry, PlaylistSource};
+pub use welcome::{ImportJob, ImportReply, Imports};
 
 use super::action::{Action, Pane};
 use super::editor::EditOp;
@@ -64,6 +66,16 @@ pub enum Effect {
     LoadDetail(SongId),
     /// Read the library again (songs came or went elsewhere).
     ReloadLibrary,
+    /// Scan music folders (as typed: `~` and relative paths are the worker's to resolve), with progress.
+    Scan {
+        dirs: Vec<std::path::PathBuf>,
+    },
+    /// Import MPD's library.
+    ScanMpd,
+    /// Complete the folder name at the end of a typed path.
+    CompletePath {
+        text: String,
+    },
 }
 
 /// An answer from a worker to one of this app's effects.
@@ -100,6 +112,8 @@ pub enum Reply {
     Notice(String),
     /// A line for the status bar: what went wrong. Never fatal.
     Failed(String),
+    /// Folders, scans and imports (see `welcome`).
+    Import(ImportReply),
 }
 
 /// What the app needs from the run's context, so tests can build one without a terminal or a database.
@@ -109,6 +123,8 @@ pub struct AppOptions {
     /// The database, as the status bar shows it.
     pub database: String,
     pub player_command: String,
+    /// The database is the demo's (`--demo`).
+    pub demo: bool,
 }
 
 pub struct App {
@@ -126,6 +142,8 @@ pub struct App {
     pub playlist: Playlist,
     pub lyrics: LyricsPane,
     pub jobs: Jobs,
+    /// The folder prompt, and scans and imports started here.
+    pub imports: Imports,
     pub options: AppOptions,
     pub quit: bool,
     /// Something changed since the last frame.
@@ -150,6 +168,7 @@ impl App {
             playlist: Playlist::default(),
             lyrics: LyricsPane::default(),
             jobs: Jobs::default(),
+            imports: Imports::default(),
             options,
             quit: false,
             dirty: true,
@@ -170,6 +189,7 @@ impl App {
         match self.overlay {
             Some(Overlay::Help { .. }) => Layer::Help,
             Some(Overlay::JourneyPrompt) => Layer::JourneyPrompt,
+            Some(Overlay::ScanPrompt) => Layer::ScanPrompt,
             None if self.library.searching => Layer::Filter,
             None if self.focus == Pane::Mood => Layer::MoodInput,
             None => Layer::Pane(self.focus),
@@ -193,6 +213,11 @@ impl App {
     pub fn route_key(&self, ev: &KeyEvent) -> Option<Action> {
         match self.layer() {
             Layer::Filter | Layer::MoodInput => editing_action(ev),
+            Layer::ScanPrompt => match ev.code {
+                KeyCode::Tab if ev.modifiers.is_empty() => Some(Action::Edit(EditOp::Complete)),
+                KeyCode::Tab | KeyCode::BackTab => None,
+                _ => editing_action(ev),
+            },
             Layer::JourneyPrompt if ev.modifiers.is_empty() => match ev.code {
                 KeyCode::Char(c @ '1'..='4') => {
                     let i = usize::from(c as u8 - b'1');
@@ -272,6 +297,8 @@ impl App {
             }
             (Layer::Filter, Action::Edit(op)) => self.edit_filter(op),
             (Layer::MoodInput, Action::Edit(op)) => self.edit_mood(op),
+            (Layer::ScanPrompt, Action::Edit(op)) => self.edit_scan_prompt(op),
+            (Layer::ScanPrompt, action) => self.leave_scan_prompt(action),
             (_, action) => self.on_action(action),
         }
         if self.library.busy()
@@ -335,6 +362,9 @@ impl App {
             }
             Action::Similar => self.similar(),
             Action::Journey => self.ask_journey(),
+            Action::ScanFolder => self.open_scan_prompt(),
+            Action::ImportMpd => self.import_mpd(),
+            Action::OpenDemo => self.tell_demo(),
             Action::JourneyTo(to) => self.journey(to),
             Action::Like => self.feedback(true),
             Action::Dislike => self.feedback(false),
@@ -753,11 +783,15 @@ impl App {
                     self.lyrics.detail = Some(Detail { id, lyrics, mood });
                 }
             }
-            Reply::Library(songs) => self.replace_songs(songs),
+            Reply::Library(songs) => {
+                self.library_reloaded();
+                self.replace_songs(songs);
+            }
             Reply::Moods(batch) => self.set_moods(batch),
             Reply::MoodsLoaded => self.jobs.loading_moods = false,
             Reply::Notice(text) => self.message(false, &text),
             Reply::Failed(text) => self.message(true, &text),
+            Reply::Import(reply) => self.on_import_reply(reply),
         }
     }
 

@@ -62,6 +62,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if inner.height == 0 || inner.width < 10 {
         return;
     }
+    if total == 0 {
+        super::welcome::draw(f, inner, app, theme);
+        return;
+    }
     let width = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     let query = lib.query.text();
@@ -124,15 +128,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
     let body = (inner.height as usize).saturating_sub(lines.len());
     if lib.rows.is_empty() {
-        let msg = if total == 0 {
-            "No songs yet: `moodtape scan DIR`, `moodtape import FILE`, or `moodtape --demo`."
-                .to_string()
-        } else {
-            format!(
-                "No song matches \"{}\".",
-                crate::sanitize::clean_line(&query)
-            )
-        };
+        let msg = format!(
+            "No song matches \"{}\".",
+            crate::sanitize::clean_line(&query)
+        );
         lines.push(Line::from(Span::styled(msg, theme.dim())));
         f.render_widget(Paragraph::new(lines), inner);
         return;

@@ -11,6 +11,7 @@ pub mod mood;
 pub mod playlist;
 pub mod status;
 pub mod theme;
+pub mod welcome;
 
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::Style;

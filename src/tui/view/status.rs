@@ -1,5 +1,6 @@
 //! The status bar: the model and its device, every background job with progress, rate and ETA, the latest notice
-//! or error, and the database; while the journey prompt is open, the quadrants it can go to instead.
+//! or error, and the database; while the journey prompt is open, the quadrants it can go to instead, and while
+//! the folder prompt is open, the folder being typed (see `welcome`).
 
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -144,6 +145,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         return;
     }
+    if app.layer() == crate::tui::layer::Layer::ScanPrompt {
+        super::welcome::draw_prompt(f, area, app, theme);
+        return;
+    }
     let mut parts = Vec::new();
     parts.push(match &app.jobs.model {
         ModelState::Loading => Part {
@@ -184,6 +189,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 rank: if failed { 5 } else { 3 },
             });
         }
+    }
+    if let Some((text, failed)) = app.imports.job.text() {
+        parts.push(Part {
+            text: crate::sanitize::clean_line(&text),
+            style: if failed {
+                theme.error()
+            } else {
+                Style::default().fg(theme.fg)
+            },
+            rank: if failed { 5 } else { 3 },
+        });
     }
     if let Some((error, text)) = &app.jobs.message {
         parts.push(Part {
