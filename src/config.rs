@@ -94,6 +94,8 @@ pub struct Lyrics {
     pub requests_per_second: f64,
     pub retries: u32,
     pub not_found_ttl_days: u32,
+    /// Timeouts or 429s in a row after which a run stops asking the server.
+    pub breaker_after: u32,
 }
 
 /// The lyrics sources moodtape knows, in their default order.
@@ -111,6 +113,7 @@ impl Default for Lyrics {
             requests_per_second: 4.0,
             retries: 3,
             not_found_ttl_days: 7,
+            breaker_after: crate::lyrics::lrclib::DEFAULT_BREAKER_AFTER,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct Recommend {
     pub limit: usize,
     pub journey_length: usize,
     pub feedback_strength: f32,
+    /// Seconds `recommend` may spend looking up missing lyrics before it ranks (0: it does not look them up).
+    pub prefetch_budget_s: f64,
 }
 
 impl Default for Recommend {
@@ -136,6 +141,7 @@ impl Default for Recommend {
             limit: 20,
             journey_length: 10,
             feedback_strength: w.feedback,
+            prefetch_budget_s: 5.0,
         }
     }
 }
@@ -168,13 +174,16 @@ impl Default for Mpd {
 impl Lyrics {
     /// How the LRCLIB client talks to the server.
     pub fn lrclib_settings(&self) -> LrclibSettings {
-        LrclibSettings::new(
-            &self.lrclib_url,
-            self.connect_timeout_s,
-            self.timeout_s,
-            self.retries,
-            self.requests_per_second,
-        )
+        LrclibSettings {
+            breaker_after: self.breaker_after,
+            ..LrclibSettings::new(
+                &self.lrclib_url,
+                self.connect_timeout_s,
+                self.timeout_s,
+                self.retries,
+                self.requests_per_second,
+            )
+        }
     }
 
     /// What a lyrics fetch needs; `offline` is the `--offline` flag.
@@ -200,6 +209,12 @@ impl Recommend {
             lyrics: self.weight_lyrics.max(0.0),
             feedback: self.feedback_strength.max(0.0),
         }
+    }
+
+    /// How long `recommend` may look up missing lyrics first; `None` when it should not look them up.
+    pub fn prefetch_budget(&self) -> Option<std::time::Duration> {
+        (self.prefetch_budget_s.is_finite() && self.prefetch_budget_s > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.prefetch_budget_s.min(600.0)))
     }
 }
 
@@ -312,6 +327,22 @@ impl Config {
                 ));
             }
         }
+        if !(1..=100).contains(&self.lyrics.breaker_after) {
+            return Err(invalid(
+                "lyrics.breaker_after",
+                format!("{} is out of range", self.lyrics.breaker_after),
+                "use a number from 1 to 100",
+            ));
+        }
+        if !(self.recommend.prefetch_budget_s.is_finite()
+            && (0.0..=600.0).contains(&self.recommend.prefetch_budget_s))
+        {
+            return Err(invalid(
+                "recommend.prefetch_budget_s",
+                format!("{} is out of range", self.recommend.prefetch_budget_s),
+                "use seconds from 0 (no lyrics lookup before recommending) to 600",
+            ));
+        }
         if self.lyrics.max_concurrency == 0 || self.lyrics.max_concurrency > 32 {
             return Err(invalid(
                 "lyrics.max_concurrency",
@@ -408,5 +439,39 @@ mod tests {
         let err =
             Config::parse("[lyrics]\ntimeout_s = \"soon\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("timeout_s"), "{err}");
+    }
+
+    #[test]
+    fn breaker_and_prefetch_budget_have_ranges() {
+        for text in [
+            "[lyrics]\nbreaker_after = 0\n",
+            "[lyrics]\nbreaker_after = 101\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err();
+            assert!(err.to_string().contains("lyrics.breaker_after"), "{err}");
+            assert!(err.to_string().contains("1 to 100"), "{err}");
+        }
+        for text in [
+            "[recommend]\nprefetch_budget_s = -1\n",
+            "[recommend]\nprefetch_budget_s = 601\n",
+            "[recommend]\nprefetch_budget_s = nan\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err();
+            assert!(
+                err.to_string().contains("recommend.prefetch_budget_s"),
+                "{err}"
+            );
+        }
+        let c = Config::parse(
+            "[lyrics]\nbreaker_after = 5\n[recommend]\nprefetch_budget_s = 0\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.lyrics.lrclib_settings().breaker_after, 5);
+        assert_eq!(c.recommend.prefetch_budget(), None);
+        assert_eq!(
+            Recommend::default().prefetch_budget(),
+            Some(std::time::Duration::from_secs(5))
+        );
     }
 }
