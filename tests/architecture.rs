@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first. A module may use the modules of any earlier layer, none of its own or a later one.
 const LAYERS: &[&[&str]] = &[
     &["sanitize", "paths"],
+    &["files"],
     &["records"],
     &["store"],
     &["library"],

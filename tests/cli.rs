@@ -225,3 +225,103 @@ fn config_check_also_checks_the_keymap_and_theme() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown theme \"nope\""));
 }
+
+#[test]
+fn completions_parse_and_the_man_page_is_roff() {
+    let home = tempfile::tempdir().unwrap();
+    // A broken config does not stand in their way.
+    std::fs::write(home.path().join("bad.toml"), "[nope\n").unwrap();
+    let bash = moodtape(home.path())
+        .args(["--config", "bad.toml", "completions", "bash"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(bash.status.success());
+    let script = home.path().join("moodtape.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("recommend"));
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = moodtape(home.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
+    let man = moodtape(home.path()).arg("man").output().unwrap();
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.lines().any(|l| l.starts_with(".TH moodtape 1")),
+        "{page}"
+    );
+    assert!(page.contains("recommend"), "{page}");
+}
+
+#[test]
+fn reporting_commands_print_their_documented_json() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("songs.csv"),
+        "artist,title,location\nAnn,Plain,/music/a.flac\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = moodtape(h).current_dir(h).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_out(&out)
+    };
+    moodtape(h)
+        .current_dir(h)
+        .args(["import", "songs.csv"])
+        .assert()
+        .success();
+    let v = run(&["play", "--out", "p.m3u8", "Ann", "--json"]);
+    assert_eq!(v["written"]["songs"], 1, "{v}");
+    assert!(v["written"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("wrote 1 of 1"));
+    assert_eq!(v["queued"], serde_json::Value::Null);
+    assert_eq!(v["played"], false);
+    let v = run(&["db", "export", "b.jsonl", "--json"]);
+    assert_eq!(v["records"], 1, "{v}");
+    assert!(v["file"].as_str().unwrap().ends_with("b.jsonl"));
+    let v = run(&["db", "import", "b.jsonl", "--json"]);
+    assert_eq!(v["records"], 1, "{v}");
+    let v = run(&["db", "restore", "b.jsonl", "--json"]);
+    assert_eq!(v["records"], 1, "{v}");
+    assert!(v.get("replaced").is_some(), "{v}");
+    let v = run(&["db", "salvage", "s.jsonl", "--json"]);
+    assert!(v["records"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["lost"].is_array(), "{v}");
+    let v = run(&["config", "check", "--json"]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["config"]["recommend"]["limit"], 20, "{v}");
+    let v = run(&[
+        "--offline",
+        "feedback",
+        "like",
+        "Ann",
+        "--mood",
+        "happy",
+        "--json",
+    ]);
+    assert_eq!(v["liked"], true, "{v}");
+    assert_eq!(v["song"]["artist"], "Ann");
+    assert!(["Q1", "Q2", "Q3", "Q4"].contains(&v["quadrant"].as_str().unwrap()));
+}

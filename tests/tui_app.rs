@@ -1006,3 +1006,23 @@ fn a_mood_read_before_any_analysis_gets_its_playlist_as_analysis_comes() {
         "{effects:?}"
     );
 }
+
+/// Names in wide and right-to-left scripts and emoji keep the library's columns aligned.
+#[test]
+fn names_in_any_script_draw_aligned() {
+    let songs: Vec<Song> = [
+        ("王菲", "是"),
+        ("王菲", "事"),
+        ("Кино", "Группа крови"),
+        ("فيروز", "نسم علينا الهوى"),
+        ("🎸 Band", "🔥 Fire"),
+        ("Ada Vale", "Morning Light"),
+    ]
+    .iter()
+    .map(|(a, t)| Song::new(a, t, "", Location::None))
+    .collect();
+    let app = App::new(songs, options());
+    for (w, h) in [(80, 24), (120, 40)] {
+        snap("names_in_any_script", &app, w, h);
+    }
+}

@@ -106,8 +106,7 @@ impl Drop for Tmux {
 
 #[test]
 fn type_a_mood_get_recommendations_open_help_and_quit() {
-    if !common::tmux_available() {
-        println!("SKIPPED: tmux not installed");
+    if !common::require_tmux(module_path!()) {
         return;
     }
     let tmux = Tmux {
@@ -207,8 +206,7 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
 
 #[test]
 fn a_tui_started_while_serve_runs_attaches_to_it() {
-    if !common::tmux_available() {
-        println!("SKIPPED: tmux not installed");
+    if !common::require_tmux(module_path!()) {
         return;
     }
     let tmux = Tmux {

@@ -79,8 +79,8 @@ pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
     topts.epochs = args.epochs.max(1);
     topts.seed = args.seed;
     topts.limit = args.limit;
-    let report = train(&files, &topts, &mut |line| eprintln!("train: {line}"))?;
-    println!(
+    let report = train(&files, &topts, &mut |line| errln!("train: {line}"))?;
+    outln!(
         "wrote {} and {} in {:.0} s\n  dev:  macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4}\n  test: macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4}",
         report.safetensors,
         report.card,
@@ -94,7 +94,7 @@ pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
         report.test.pearson_valence,
         report.test.pearson_arousal
     );
-    println!("rebuild moodtape to ship the new heads (they are compiled in)");
+    outln!("rebuild moodtape to ship the new heads (they are compiled in)");
     Ok(0)
 }
 
@@ -107,11 +107,11 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&out)?;
             } else {
-                println!("GoEmotions {} ({} texts)", out.split, out.examples);
-                println!("  macro-F1 (28 labels) {:.4}", out.macro_f1);
-                println!("  Ekman macro-F1       {:.4}", out.ekman_macro_f1);
+                outln!("GoEmotions {} ({} texts)", out.split, out.examples);
+                outln!("  macro-F1 (28 labels) {:.4}", out.macro_f1);
+                outln!("  Ekman macro-F1       {:.4}", out.ekman_macro_f1);
                 for (l, f) in &out.per_label {
-                    println!("    {l:<15} {f:.3}");
+                    outln!("    {l:<15} {f:.3}");
                 }
             }
         }
@@ -121,9 +121,9 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&out)?;
             } else {
-                println!("EmoBank {} ({} texts)", out.split, out.examples);
-                println!("  Pearson r valence {:.4}", out.pearson_valence);
-                println!("  Pearson r arousal {:.4}", out.pearson_arousal);
+                outln!("EmoBank {} ({} texts)", out.split, out.examples);
+                outln!("  Pearson r valence {:.4}", out.pearson_valence);
+                outln!("  Pearson r arousal {:.4}", out.pearson_arousal);
             }
         }
     }
@@ -142,7 +142,7 @@ pub fn run_bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<i32> {
     if json {
         print_json(&result)?;
     } else {
-        println!(
+        outln!(
             "embed: {} texts, {} tokens on {}\n  moodtape   {:>7.1} texts/s  {:>9.0} tokens/s\n  reference  {:>7.1} texts/s  {:>9.0} tokens/s  (moodtape is {:.2}x)\n  peak RSS   {:.0} MB",
             result.texts,
             result.tokens,

@@ -88,27 +88,32 @@ fn run_fetch(core: &Core, missing: bool, jobs: Option<usize>, json: bool) -> any
 
 fn print_summary(s: &FetchSummary) {
     if s.total == 0 {
-        println!("no songs to look up");
+        outln!("no songs to look up");
         return;
     }
-    println!(
+    outln!(
         "{} songs: found {} ({} synced), instrumental {}, not found {}, failed {}",
-        s.total, s.found, s.synced, s.instrumental, s.not_found, s.failed
+        s.total,
+        s.found,
+        s.synced,
+        s.instrumental,
+        s.not_found,
+        s.failed
     );
     if s.already_stored > 0 {
-        println!("  {} were already stored", s.already_stored);
+        outln!("  {} were already stored", s.already_stored);
     }
     if s.recently_missed > 0 {
-        println!(
+        outln!(
             "  {} not asked online again: not found there recently",
             s.recently_missed
         );
     }
     if s.offline {
-        println!("  offline: the network was not used");
+        outln!("  offline: the network was not used");
     }
     if let Some(reason) = &s.stopped {
-        println!("  stopped asking: {}", clean_line(reason));
+        outln!("  stopped asking: {}", clean_line(reason));
     }
     // A stopped run fails the same way for hundreds of songs: one line per reason then, not one per song.
     let mut by_reason: Vec<(&str, Vec<&FetchFailure>)> = Vec::new();
@@ -121,10 +126,10 @@ fn print_summary(s: &FetchSummary) {
     for (reason, list) in by_reason {
         if list.len() <= 3 {
             for f in list {
-                println!("  failed: {} ({}): {}", f.song, f.id, f.reason);
+                outln!("  failed: {} ({}): {}", f.song, f.id, f.reason);
             }
         } else {
-            println!(
+            outln!(
                 "  failed: {} songs ({}, …): {}",
                 list.len(),
                 list[0].song,
@@ -133,7 +138,7 @@ fn print_summary(s: &FetchSummary) {
         }
     }
     if s.cancelled {
-        println!("  cancelled before the end");
+        outln!("  cancelled before the end");
     }
 }
 
@@ -182,8 +187,8 @@ fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Resul
     }
     let Some(record) = record.filter(|r| r.has_words() || r.instrumental) else {
         if song.instrumental {
-            eprintln!("{}", clean_line(&song.display_name()));
-            println!("(instrumental)");
+            errln!("{}", clean_line(&song.display_name()));
+            outln!("(instrumental)");
             return Ok(0);
         }
         bail!(
@@ -197,27 +202,27 @@ fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Resul
     } else {
         ""
     };
-    eprintln!(
+    errln!(
         "{}  [lyrics: {}{kind}]",
         clean_line(&song.display_name()),
         record.origin.as_str()
     );
     if record.instrumental {
-        println!("(instrumental)");
+        outln!("(instrumental)");
         return Ok(0);
     }
     match (synced, record.synced.as_deref()) {
         (true, Some(lrc_text)) => {
             let parsed = lrc::parse(lrc_text);
             for line in parsed.display_lines() {
-                println!("{}", clean_line(&line));
+                outln!("{}", clean_line(&line));
             }
         }
         (true, None) => {
-            eprintln!("(no synced lyrics; the plain text follows)");
-            println!("{}", clean_lyrics(&record.text).0);
+            errln!("(no synced lyrics; the plain text follows)");
+            outln!("{}", clean_lyrics(&record.text).0);
         }
-        (false, _) => println!("{}", clean_lyrics(&record.text).0),
+        (false, _) => outln!("{}", clean_lyrics(&record.text).0),
     }
     Ok(0)
 }

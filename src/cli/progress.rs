@@ -39,7 +39,7 @@ impl Reporter {
         }
         if self.last_line.is_none_or(|t| t.elapsed() >= LINE_EVERY) {
             self.last_line = Some(Instant::now());
-            eprintln!("{}", text());
+            errln!("{}", text());
         }
     }
 
@@ -47,7 +47,7 @@ impl Reporter {
         match p {
             Progress::Note { text } => {
                 self.clear();
-                eprintln!("{text}");
+                errln!("{text}");
             }
             Progress::Analysis(p) => {
                 let bar = self.bar(

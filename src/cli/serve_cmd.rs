@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, _args: ServeArgs) -> anyhow::Result<i32> {
         anyhow::bail!("cannot listen for other moodtapes; see the log for why");
     };
     let events = session.subscribe();
-    eprintln!(
+    errln!(
         "moodtape: serving {} on {} (pid {}); Ctrl-C stops",
         ctx.db_path.display(),
         socket,
@@ -58,9 +58,9 @@ pub fn run(ctx: &Context, _args: ServeArgs) -> anyhow::Result<i32> {
         SIGHUP => "hangup",
         _ => "terminate",
     };
-    eprintln!("moodtape: stopping ({name}); finishing the batch in hand");
+    errln!("moodtape: stopping ({name}); finishing the batch in hand");
     core.close(Duration::from_secs(10));
-    eprintln!("moodtape: stopped; the database is released");
+    errln!("moodtape: stopped; the database is released");
     Ok(0)
 }
 
@@ -99,5 +99,5 @@ fn log_event(ev: &Event, last: &mut HashMap<JobKind, Instant>) {
         Event::Queued { songs, at } => format!("mpd: queued {songs} songs at {at}"),
         Event::Notice { text } => text.clone(),
     };
-    eprintln!("moodtape: {}", crate::sanitize::clean_line(&line));
+    errln!("moodtape: {}", crate::sanitize::clean_line(&line));
 }

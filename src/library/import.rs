@@ -159,55 +159,14 @@ fn canonical_field(name: &str) -> Option<&'static str> {
 /// A row as field name -> raw text.
 type Row = HashMap<&'static str, String>;
 
-/// Opens `path` for reading if it is a regular file. On Unix it is opened non-blocking, so a FIFO with no writer
-/// cannot hang the open before its type is checked (reads of regular files never block anyway).
+/// Opens `path` for reading if it is a regular file (links followed): a device or a FIFO would never end, and a
+/// FIFO is opened without blocking before its type is checked.
 pub fn open_regular(path: &Path) -> Result<std::fs::File, ImportError> {
-    let shown = || crate::sanitize::clean_line(&path.display().to_string());
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let read_error = |source| ImportError::Read {
-        path: shown(),
-        source,
-    };
-    let file = options.open(path).map_err(read_error)?;
-    let kind = file.metadata().map_err(read_error)?.file_type();
-    if kind.is_file() {
-        Ok(file)
-    } else {
-        Err(ImportError::NotAFile {
-            path: shown(),
-            kind: describe_kind(&kind),
-        })
-    }
-}
-
-fn describe_kind(kind: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_char_device() {
-            return "a character device";
-        }
-        if kind.is_block_device() {
-            return "a block device";
-        }
-        if kind.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    if kind.is_dir() {
-        "a folder"
-    } else {
-        "a special file"
-    }
+    crate::files::open_regular(path, crate::files::Links::Follow).map_err(|e| match e {
+        crate::files::FileError::NotRegular { path, kind } => ImportError::NotAFile { path, kind },
+        crate::files::FileError::Io { path, source } => ImportError::Read { path, source },
+        other => ImportError::Usage(other.to_string()),
+    })
 }
 
 /// Imports `path` into the store; `map` overrides header detection, `has_header` is false for headerless CSV.

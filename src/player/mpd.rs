@@ -141,6 +141,10 @@ pub fn queue(
     let mut missing = Vec::new();
     // Everything is looked up before the queue is touched, so a failed lookup never leaves a cleared queue.
     for song in songs {
+        if crate::player::m3u::unsafe_location(song) {
+            missing.push(song.display_name());
+            continue;
+        }
         match mpd.resolve(song, &mut music_dir)? {
             Some(uri) => uris.push(uri),
             None => missing.push(song.display_name()),
@@ -442,6 +446,13 @@ impl Client {
             .next()
             .unwrap_or_default()
             .to_string();
+        // A line break inside an argument would end the command there and send the rest as another one.
+        if line.contains(['\n', '\r', '\0']) {
+            return Err(PlayerError::Ack {
+                command: name,
+                message: "an argument holds a line break or NUL; not sent".into(),
+            });
+        }
         let sent = self
             .writer
             .write_all(format!("{line}\n").as_bytes())

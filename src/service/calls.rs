@@ -164,6 +164,9 @@ pub struct Delivery {
     /// Send to MPD's queue: `Some(true)` replaces the queue, `Some(false)` appends.
     #[serde(default)]
     pub mpd: Option<bool>,
+    /// Write the playlist file even when no song in it can be listed (none has a location).
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 /// What a delivery did.
@@ -171,6 +174,9 @@ pub struct Delivery {
 pub struct Delivered {
     /// The file written and how many songs it lists.
     pub written: Option<(PathBuf, usize)>,
+    /// What the file says, in words: how many of the songs it lists and why the others are not there.
+    #[serde(default)]
+    pub written_note: String,
     pub queue: Option<QueueReport>,
     /// MPD's address, for messages.
     pub mpd_at: String,

@@ -59,6 +59,9 @@ pub struct Settings {
     pub mpd: MpdTarget,
     /// Where exported playlists go.
     pub playlists_dir: PathBuf,
+    pub scan: crate::library::scan::ScanOptions,
+    /// Where rolling backups of this database go and how many are kept (`None`: none, as for the demo).
+    pub backups: Option<(PathBuf, usize)>,
 }
 
 impl Context {
@@ -134,7 +137,15 @@ impl Context {
             prefetch_budget: self.config.recommend.prefetch_budget(),
             mpd: self.config.mpd.target(),
             playlists_dir: self.paths.data_dir.join("playlists"),
+            scan: self.config.scan.options(),
+            backups: (!self.demo && self.config.backup.keep > 0)
+                .then(|| (self.backup_dir(), self.config.backup.keep)),
         }
+    }
+
+    /// The folder of this database's rolling backups: the data dir's `backups/`, one folder per database.
+    pub fn backup_dir(&self) -> PathBuf {
+        crate::store::backup_dir(&self.paths.data_dir.join("backups"), &self.db_path)
     }
 
     /// Logs go to a file in the state dir, never to the terminal. Returns the guard that flushes the log.

@@ -131,6 +131,24 @@ impl Session {
             u.stop(wait);
         }
         let _ = self.store.flush();
+        self.back_up_if_changed();
+    }
+
+    /// Writes a rolling backup when songs, lyrics or feedback changed in this session.
+    pub fn back_up_if_changed(&self) {
+        let Some((dir, keep)) = &self.settings.backups else {
+            return;
+        };
+        if !self.store.changed() {
+            return;
+        }
+        match crate::store::write_backup(&self.store, dir, *keep) {
+            Ok(path) => {
+                self.store.clear_changed();
+                tracing::info!(path = %path.display(), "backup written");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot write the rolling backup"),
+        }
     }
 
     /// The ranking pool, loaded when something changed since the last ranking.
@@ -156,5 +174,6 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.closing.store(true, Ordering::SeqCst);
         let _ = self.store.flush();
+        self.back_up_if_changed();
     }
 }

@@ -449,11 +449,19 @@ impl Session {
             ),
             Mode::Like { .. } => {}
         }
+        if let Some(limit) = req.limit {
+            ensure!(
+                (1..=crate::config::MAX_LIMIT).contains(&limit),
+                "a playlist holds 1 to {} songs (--limit)",
+                crate::config::MAX_LIMIT
+            );
+        }
         if let Mode::Journey { .. } = &req.mode {
             let steps = req.limit.unwrap_or(self.settings.journey_length);
             ensure!(
-                steps >= 2,
-                "a journey needs at least 2 songs (--limit 2 or more)"
+                (2..=crate::config::MAX_JOURNEY).contains(&steps),
+                "a journey has 2 to {} songs (--limit)",
+                crate::config::MAX_JOURNEY
             );
         }
         if req.prepare {
@@ -555,19 +563,37 @@ impl Session {
             .export
             .as_ref()
             .map(|hint| self.settings.playlists_dir.join(export_name(hint, now_s())));
+        let listable = crate::player::m3u::listable(&songs);
+        let why = self.left_out_reasons(&songs, listable);
+        if listable == 0 && !to.allow_empty && (to.out.is_some() || exported.is_some()) {
+            bail!(
+                "no playlist written: none of the {} songs can be listed: {why}. (on the command line, --allow-empty writes it anyway)",
+                songs.len()
+            );
+        }
         for path in to.out.iter().chain(exported.iter()) {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
                     format!("cannot create {}", clean_line(&dir.display().to_string()))
                 })?;
             }
-            crate::player::write_m3u8(path, &songs).with_context(|| {
+            let written = crate::player::write_m3u8(path, &songs).with_context(|| {
                 format!(
                     "cannot write the playlist {}",
                     clean_line(&path.display().to_string())
                 )
             })?;
-            done.written = Some((path.clone(), songs.len()));
+            done.written_note = format!(
+                "wrote {written} of {} songs to {}{}",
+                songs.len(),
+                clean_line(&path.display().to_string()),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {why}")
+                }
+            );
+            done.written = Some((path.clone(), written));
         }
         if let Some(replace) = to.mpd {
             let report = crate::player::queue(&self.settings.mpd, &songs, replace, true)?;
@@ -578,6 +604,38 @@ impl Session {
             done.queue = Some(report);
         }
         Ok(done)
+    }
+
+    /// Why the songs a playlist cannot list are left out ("6 have no audio file (the demo library has none)").
+    fn left_out_reasons(&self, songs: &[Song], listable: usize) -> String {
+        let no_file = songs
+            .iter()
+            .filter(|s| matches!(s.location, crate::records::Location::None))
+            .count();
+        let other = songs.len().saturating_sub(listable + no_file);
+        let count = |n: usize| {
+            if n == 1 {
+                "1 has".to_string()
+            } else {
+                format!("{n} have")
+            }
+        };
+        let mut parts = Vec::new();
+        if no_file > 0 {
+            let demo = if self.settings.demo {
+                " (the demo library has none)"
+            } else {
+                ""
+            };
+            parts.push(format!("{} no audio file{demo}", count(no_file)));
+        }
+        if other > 0 {
+            parts.push(format!(
+                "{} a location no playlist can hold (a control character, or a stream name starting with #)",
+                count(other)
+            ));
+        }
+        parts.join("; ")
     }
 
     /// Keeps a like or dislike of a song (an id or a query) for a mood.
@@ -633,8 +691,9 @@ impl Session {
         dirs: &[PathBuf],
         progress: &mut dyn FnMut(Progress),
     ) -> anyhow::Result<ScanSummary> {
-        let summary =
-            crate::library::scan::scan(&self.store, dirs, &mut |p| progress(Progress::Scan(p)));
+        let summary = crate::library::scan::scan(&self.store, dirs, self.settings.scan, &mut |p| {
+            progress(Progress::Scan(p))
+        });
         self.library_changed();
         Ok(summary?)
     }
@@ -665,14 +724,22 @@ impl Session {
 
     /// Writes a full backup as JSONL; returns the number of records.
     pub fn export(&self, path: &Path) -> anyhow::Result<usize> {
-        let shown = clean_line(&path.display().to_string());
-        let tmp = path.with_extension("jsonl.partial");
-        let out = std::fs::File::create(&tmp).with_context(|| format!("cannot create {shown}"))?;
-        let mut out = std::io::BufWriter::new(out);
-        let n = crate::store::export_jsonl(&self.store, &mut out)?;
-        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {shown}"))?;
-        drop(out);
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {shown}"))?;
+        let mut n = 0;
+        let mut failure = None;
+        crate::files::write_atomic(path, |out| {
+            match crate::store::export_jsonl(&self.store, out) {
+                Ok(count) => n = count,
+                Err(e) => {
+                    failure = Some(e);
+                    return Err(std::io::Error::other("the database could not be read"));
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| match failure.take() {
+            Some(store) => anyhow::Error::from(store),
+            None => anyhow::Error::from(e),
+        })?;
         Ok(n)
     }
 

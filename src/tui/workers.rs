@@ -288,10 +288,7 @@ pub fn perform(core: &Core, effect: Effect, cancel: &AtomicBool) -> Vec<Reply> {
             let n = songs.len();
             match call(Call::Deliver { songs, to }) {
                 Ok(Answer::Delivered(d)) => match (&d.written, &d.queue) {
-                    (Some((path, n)), _) => Reply::Notice(format!(
-                        "exported {n} songs to {}",
-                        crate::sanitize::clean_line(&path.display().to_string())
-                    )),
+                    (Some(_), _) => Reply::Notice(d.written_note.clone()),
                     (None, Some(q)) if q.missing.is_empty() => {
                         Reply::Notice(format!("MPD plays {} songs", q.queued))
                     }

@@ -177,3 +177,36 @@ pub fn tmux_available() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// Whether this run is CI's (`CI` set, as `.ci/run` does, and not "false" or "0").
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Gates a test on a real part it needs (`what`, e.g. "mpd"): true when `found`. When it is missing, under CI the
+/// test fails, so a skipped real test can never pass for a passing one; elsewhere it says SKIPPED on the terminal
+/// (written past the test runner's capture, which hides the output of passing tests) and the test returns.
+pub fn require(what: &str, found: bool, test: &str, how: &str) -> bool {
+    if found {
+        return true;
+    }
+    if in_ci() {
+        panic!("{test}: {what} is needed and missing, and CI must not skip real tests; {how}");
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nSKIPPED {test}: {what} is missing ({how}); with CI=true this fails\n"
+    );
+    false
+}
+
+/// [`require`] for tmux.
+pub fn require_tmux(test: &str) -> bool {
+    require(
+        "tmux",
+        tmux_available(),
+        test,
+        "`apt-get install tmux` runs it",
+    )
+}

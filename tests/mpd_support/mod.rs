@@ -20,6 +20,10 @@ pub struct Mpd {
 
 /// The mpd binary, when installed (CI's `.ci/run` installs it).
 pub fn mpd_binary() -> Option<PathBuf> {
+    // Lets a test pretend mpd is elsewhere, or missing.
+    if let Some(p) = std::env::var_os("MOODTAPE_TEST_MPD") {
+        return Some(PathBuf::from(p)).filter(|p| p.exists());
+    }
     let candidates = ["/usr/bin/mpd", "/usr/local/bin/mpd", "/usr/sbin/mpd"];
     if let Some(p) = candidates.iter().map(PathBuf::from).find(|p| p.exists()) {
         return Some(p);
@@ -31,14 +35,16 @@ pub fn mpd_binary() -> Option<PathBuf> {
     })
 }
 
-/// Prints the loud skip notice and returns `None` when mpd is missing.
+/// The mpd binary; when it is missing the test fails under CI and is skipped visibly elsewhere
+/// ([`crate::common::require`]).
 pub fn require_mpd(test: &str) -> Option<PathBuf> {
     let found = mpd_binary();
-    if found.is_none() {
-        eprintln!("\n**************************************************************");
-        eprintln!("SKIPPED: mpd not installed ({test}); `apt-get install mpd` runs it");
-        eprintln!("**************************************************************\n");
-    }
+    crate::common::require(
+        "mpd",
+        found.is_some(),
+        test,
+        "`apt-get install mpd` runs it",
+    );
     found
 }
 

@@ -107,6 +107,27 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if app.layer() == crate::tui::layer::Layer::Help {
         help::draw(f, area, app, theme);
     }
+    scrub(f.buffer_mut());
+}
+
+/// The last line of defence: whatever a pane drew, no cell reaches the terminal holding a control character, an
+/// escape or an invisible/bidi mark (the panes clean their text too; this holds for text they forgot).
+fn scrub(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(unsafe_in_cell) {
+            let clean: String = cell
+                .symbol()
+                .chars()
+                .filter(|c| !unsafe_in_cell(*c))
+                .collect();
+            cell.set_symbol(if clean.is_empty() { " " } else { &clean });
+        }
+    }
+}
+
+/// In a cell even a newline or a tab would move the cursor.
+fn unsafe_in_cell(c: char) -> bool {
+    c.is_control() || crate::sanitize::is_unsafe_for_terminal(c)
 }
 
 fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
@@ -231,7 +252,7 @@ pub fn bar(fraction: f32, width: usize) -> String {
     let eighths = (fraction.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
     let mut s = "█".repeat(eighths / 8);
     s.push_str(PARTS[eighths % 8]);
-    let used = eighths / 8 + usize::from(eighths % 8 > 0);
+    let used = eighths / 8 + usize::from(!eighths.is_multiple_of(8));
     s.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
     s
 }
