@@ -93,6 +93,8 @@ pub struct Lyrics {
     pub requests_per_second: f64,
     pub retries: u32,
     pub not_found_ttl_days: u32,
+    /// Timeouts or 429s in a row after which a run stops asking the server.
+    pub breaker_after: u32,
 }
 
 /// The lyrics sources moodtape knows, in their default order.
@@ -110,6 +112,7 @@ impl Default for Lyrics {
             requests_per_second: 4.0,
             retries: 3,
             not_found_ttl_days: 7,
+            breaker_after: crate::lyrics::lrclib::DEFAULT_BREAKER_AFTER,
         }
     }
 }
@@ -123,6 +126,8 @@ pub struct Recommend {
     pub limit: usize,
     pub journey_length: usize,
     pub feedback_strength: f32,
+    /// Seconds `recommend` may spend looking up missing lyrics before it ranks (0: it does not look them up).
+    pub prefetch_budget_s: f64,
 }
 
 impl Default for Recommend {
@@ -135,6 +140,7 @@ impl Default for Recommend {
             limit: 20,
             journey_length: 10,
             feedback_strength: w.feedback,
+            prefetch_budget_s: 5.0,
         }
     }
 }
@@ -195,13 +201,16 @@ impl Default for Backup {
 impl Lyrics {
     /// How the LRCLIB client talks to the server.
     pub fn lrclib_settings(&self) -> LrclibSettings {
-        LrclibSettings::new(
-            &self.lrclib_url,
-            self.connect_timeout_s,
-            self.timeout_s,
-            self.retries,
-            self.requests_per_second,
-        )
+        LrclibSettings {
+            breaker_after: self.breaker_after,
+            ..LrclibSettings::new(
+                &self.lrclib_url,
+                self.connect_timeout_s,
+                self.timeout_s,
+                self.retries,
+                self.requests_per_second,
+            )
+        }
     }
 
     /// What a lyrics fetch needs; `offline` is the `--offline` flag.
@@ -227,6 +236,12 @@ impl Recommend {
             lyrics: self.weight_lyrics.max(0.0),
             feedback: self.feedback_strength.max(0.0),
         }
+    }
+
+    /// How long `recommend` may look up missing lyrics first; `None` when it should not look them up.
+    pub fn prefetch_budget(&self) -> Option<std::time::Duration> {
+        (self.prefetch_budget_s.is_finite() && self.prefetch_budget_s > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.prefetch_budget_s.min(600.0)))
     }
 }
 
@@ -331,6 +346,13 @@ impl Config {
             self.lyrics.not_found_ttl_days,
             0,
             3650,
+        )?;
+        range.check("lyrics.breaker_after", self.lyrics.breaker_after, 1, 100)?;
+        range.check(
+            "recommend.prefetch_budget_s",
+            self.recommend.prefetch_budget_s,
+            0.0,
+            600.0,
         )?;
         let weights = [
             ("recommend.weight_emotion", self.recommend.weight_emotion),
@@ -446,5 +468,39 @@ mod tests {
         let err =
             Config::parse("[lyrics]\ntimeout_s = \"soon\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("timeout_s"), "{err}");
+    }
+
+    #[test]
+    fn breaker_and_prefetch_budget_have_ranges() {
+        for text in [
+            "[lyrics]\nbreaker_after = 0\n",
+            "[lyrics]\nbreaker_after = 101\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err();
+            assert!(err.to_string().contains("lyrics.breaker_after"), "{err}");
+            assert!(err.to_string().contains("1 to 100"), "{err}");
+        }
+        for text in [
+            "[recommend]\nprefetch_budget_s = -1\n",
+            "[recommend]\nprefetch_budget_s = 601\n",
+            "[recommend]\nprefetch_budget_s = nan\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err();
+            assert!(
+                err.to_string().contains("recommend.prefetch_budget_s"),
+                "{err}"
+            );
+        }
+        let c = Config::parse(
+            "[lyrics]\nbreaker_after = 5\n[recommend]\nprefetch_budget_s = 0\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.lyrics.lrclib_settings().breaker_after, 5);
+        assert_eq!(c.recommend.prefetch_budget(), None);
+        assert_eq!(
+            Recommend::default().prefetch_budget(),
+            Some(std::time::Duration::from_secs(5))
+        );
     }
 }

@@ -39,7 +39,7 @@ impl Env {
             text.push('\n');
         }
         // Fast by default; a test that sets a key itself keeps its value.
-        for (key, value) in [("requests_per_second", "500.0"), ("retries", "3")] {
+        for (key, value) in [("requests_per_second", "50.0"), ("retries", "3")] {
             if !config.contains(key) {
                 text.push_str(&format!("{key} = {value}\n"));
             }
@@ -345,7 +345,7 @@ fn not_found_is_cached_until_its_ttl() {
     // With a TTL of 0 days the miss has already expired.
     std::fs::write(
         &env.config,
-        "[lyrics]\nrequests_per_second = 500.0\nnot_found_ttl_days = 0\n",
+        "[lyrics]\nrequests_per_second = 50.0\nnot_found_ttl_days = 0\n",
     )
     .unwrap();
     env.fetch(&server, &[]);
@@ -577,7 +577,7 @@ fn offline_never_touches_the_network() {
     // Config `lyrics.online = false` is the same.
     std::fs::write(
         &env.config,
-        "[lyrics]\nonline = false\nrequests_per_second = 500.0\n",
+        "[lyrics]\nonline = false\nrequests_per_second = 50.0\n",
     )
     .unwrap();
     let out = env
@@ -596,7 +596,7 @@ fn offline_never_touches_the_network() {
     env.fetch(&server, &[]);
     assert_eq!(server.count(), 0);
     // Not a miss: going online later asks the server.
-    std::fs::write(&env.config, "[lyrics]\nrequests_per_second = 500.0\n").unwrap();
+    std::fs::write(&env.config, "[lyrics]\nrequests_per_second = 50.0\n").unwrap();
     let summary = env.fetch(&server, &[]);
     assert_eq!(counts(&summary), [1, 1, 0, 0, 0], "{summary}");
 }

@@ -206,6 +206,8 @@ pub fn run_scan(core: &Core, args: ScanArgs) -> anyhow::Result<i32> {
 }
 
 pub fn run_import(core: &Core, args: ImportArgs) -> anyhow::Result<i32> {
+    // A device or a FIFO is named as what it is before anything else is said about it.
+    drop(crate::library::import::open_regular(&args.file)?);
     let format = match &args.format {
         Some(f) => Format::parse(f)
             .with_context(|| format!("unknown format {f:?}; use csv, tsv or jsonl"))?,
@@ -237,10 +239,17 @@ pub fn run_import(core: &Core, args: ImportArgs) -> anyhow::Result<i32> {
             summary.rows,
             summary.imported,
             summary.with_lyrics,
-            summary.failed.len()
+            summary.failed_rows.max(summary.failed.len())
         );
+        for note in &summary.notes {
+            outln!("  note: {note}");
+        }
         for f in &summary.failed {
             outln!("  line {}: {}", f.line, f.reason);
+        }
+        let unlisted = summary.failed_rows.saturating_sub(summary.failed.len());
+        if unlisted > 0 {
+            outln!("  … and {unlisted} more failed rows");
         }
     }
     Ok(if summary.imported == 0 && summary.rows > 0 {

@@ -57,6 +57,8 @@ struct FetchView<'a> {
     not_found: usize,
     failed: usize,
     failures: &'a [FetchFailure],
+    /// Why the run stopped asking the server (the circuit breaker), or null.
+    stopped: Option<&'a str>,
 }
 
 fn run_fetch(core: &Core, missing: bool, jobs: Option<usize>, json: bool) -> anyhow::Result<i32> {
@@ -76,6 +78,7 @@ fn run_fetch(core: &Core, missing: bool, jobs: Option<usize>, json: bool) -> any
             not_found: summary.not_found,
             failed: summary.failed,
             failures: &summary.failures,
+            stopped: summary.stopped.as_deref(),
         })?;
     } else {
         print_summary(&summary);
@@ -109,8 +112,30 @@ fn print_summary(s: &FetchSummary) {
     if s.offline {
         outln!("  offline: the network was not used");
     }
+    if let Some(reason) = &s.stopped {
+        outln!("  stopped asking: {}", clean_line(reason));
+    }
+    // A stopped run fails the same way for hundreds of songs: one line per reason then, not one per song.
+    let mut by_reason: Vec<(&str, Vec<&FetchFailure>)> = Vec::new();
     for f in &s.failures {
-        outln!("  failed: {} ({}): {}", f.song, f.id, f.reason);
+        match by_reason.iter_mut().find(|(r, _)| *r == f.reason) {
+            Some((_, list)) => list.push(f),
+            None => by_reason.push((&f.reason, vec![f])),
+        }
+    }
+    for (reason, list) in by_reason {
+        if list.len() <= 3 {
+            for f in list {
+                outln!("  failed: {} ({}): {}", f.song, f.id, f.reason);
+            }
+        } else {
+            outln!(
+                "  failed: {} songs ({}, …): {}",
+                list.len(),
+                list[0].song,
+                clean_line(reason)
+            );
+        }
     }
     if s.cancelled {
         outln!("  cancelled before the end");

@@ -53,6 +53,9 @@ pub struct Settings {
     pub limit: usize,
     /// Songs in a journey unless asked otherwise (config `recommend.journey_length`).
     pub journey_length: usize,
+    /// How long `recommend` may look up missing lyrics first (config `recommend.prefetch_budget_s`); `None`:
+    /// not at all.
+    pub prefetch_budget: Option<std::time::Duration>,
     pub mpd: MpdTarget,
     /// Where exported playlists go.
     pub playlists_dir: PathBuf,
@@ -131,6 +134,7 @@ impl Context {
             weights: self.config.recommend.weights(),
             limit: self.config.recommend.limit,
             journey_length: self.config.recommend.journey_length,
+            prefetch_budget: self.config.recommend.prefetch_budget(),
             mpd: self.config.mpd.target(),
             playlists_dir: self.paths.data_dir.join("playlists"),
             scan: self.config.scan.options(),

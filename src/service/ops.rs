@@ -75,7 +75,7 @@ pub(super) fn dispatch(
             Answer::Lyrics { song, record }
         }
         Call::Analyze { which } => {
-            Answer::Analyzed(s.make_ready(false, which, false, progress, cancel)?)
+            Answer::Analyzed(s.make_ready(false, None, which, false, progress, cancel)?)
         }
         Call::Scan { dirs } => {
             let summary = s.scan(&dirs, progress)?;
@@ -220,12 +220,13 @@ impl Session {
         moods.pop().context("the model gave no reading")
     }
 
-    /// Makes songs ready to be recommended: with `lyrics`, missing lyrics are looked up first; then songs
-    /// without an analysis (or all, with [`Which::All`]) are analyzed, batch by batch. With `notes`, lines for
-    /// the user say what is done first and why.
+    /// Makes songs ready to be recommended: with `lyrics`, missing lyrics are looked up first (for at most
+    /// `budget`, after which what is there is used); then songs without an analysis (or all, with [`Which::All`])
+    /// are analyzed, batch by batch. With `notes`, lines for the user say what is done first and why.
     pub fn make_ready(
         &self,
         lyrics: bool,
+        budget: Option<Duration>,
         which: Which,
         notes: bool,
         progress: &mut dyn FnMut(Progress),
@@ -244,10 +245,28 @@ impl Session {
                         text: format!("looking up lyrics for {missing} songs first…"),
                     });
                 }
-                match self.fetch_lyrics(true, None, progress, cancel) {
-                    Ok(s) if notes => progress(Progress::Note {
-                        text: format!("lyrics: {} found, {} not found", s.found, s.not_found),
-                    }),
+                let options = FetchOptions {
+                    missing_only: true,
+                    jobs: None,
+                    deadline: budget.map(|b| Instant::now() + b),
+                };
+                match self.fetch_lyrics_with(&options, progress, cancel) {
+                    Ok(s) if notes => {
+                        progress(Progress::Note {
+                            text: format!("lyrics: {}", s.line()),
+                        });
+                        if s.out_of_time {
+                            progress(Progress::Note {
+                                text: format!(
+                                    "lyrics lookup cut short after {} s (config recommend.prefetch_budget_s): {} songs \
+                                     not looked up yet, recommending from what is there; `moodtape lyrics fetch` \
+                                     looks up the rest",
+                                    budget.map_or(0.0, |b| b.as_secs_f64()),
+                                    s.skipped
+                                ),
+                            });
+                        }
+                    }
                     Ok(_) => {}
                     // Recommendations from what is there beat none at all.
                     Err(e) if notes => progress(Progress::Note {
@@ -345,6 +364,20 @@ impl Session {
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> anyhow::Result<FetchSummary> {
+        let options = FetchOptions {
+            missing_only,
+            jobs,
+            deadline: None,
+        };
+        self.fetch_lyrics_with(&options, progress, cancel)
+    }
+
+    fn fetch_lyrics_with(
+        &self,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> anyhow::Result<FetchSummary> {
         let flags = |songs: Vec<Song>| -> HashMap<SongId, (bool, bool)> {
             songs
                 .into_iter()
@@ -356,11 +389,10 @@ impl Session {
         };
         let before = flags(self.store.all_songs()?);
         let start = Instant::now();
-        let options = FetchOptions { missing_only, jobs };
         let result = crate::lyrics::fetch::fetch(
             &self.settings.lyrics,
             &self.store,
-            &options,
+            options,
             &mut |p| {
                 let rate = p.done as f64 / start.elapsed().as_secs_f64().max(1e-6);
                 self.publish(Event::Job {
@@ -386,18 +418,7 @@ impl Session {
             self.publish(Event::Songs { songs: changed });
         }
         let status = match &result {
-            Ok(s) => JobStatus::Done {
-                summary: format!(
-                    "{} found, {} not found{}",
-                    s.found,
-                    s.not_found,
-                    if s.failed > 0 {
-                        format!(", {} failed", s.failed)
-                    } else {
-                        String::new()
-                    }
-                ),
-            },
+            Ok(s) => JobStatus::Done { summary: s.line() },
             Err(e) => JobStatus::Failed {
                 reason: clean_line(&format!("{e:#}")),
             },
@@ -444,8 +465,10 @@ impl Session {
             );
         }
         if req.prepare {
+            let budget = self.settings.prefetch_budget;
             self.make_ready(
-                self.settings.lyrics_online,
+                self.settings.lyrics_online && budget.is_some(),
+                budget,
                 Which::Missing,
                 true,
                 progress,

@@ -84,7 +84,15 @@ pub struct Server {
 impl Server {
     /// Starts serving; `handler` gets each request and its 0-based number.
     pub fn start(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Server::start_on("127.0.0.1", handler)
+    }
+
+    /// Starts serving on another loopback address (`127.0.0.2`), a different host for the client.
+    pub fn start_on(
+        ip: &str,
+        handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static,
+    ) -> Server {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let log: Arc<Mutex<Vec<Req>>> = Arc::default();
         let in_flight = Arc::new(AtomicUsize::new(0));
