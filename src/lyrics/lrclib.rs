@@ -522,14 +522,11 @@ impl Lrclib {
             Err(e) => return (Err(self.classify(url, &e)), None),
         };
         let status = response.status().as_u16();
-        // Seconds only; an HTTP date is rare from LRCLIB and falls back to the backoff.
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(1e9)));
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
         if status == 404 {
             return (Ok(None), None);
         }
@@ -629,6 +626,18 @@ impl Lrclib {
 
 /// Follows redirects only to the host (and port) the request went to, never from https down to http: a lyrics
 /// server has no business sending the client elsewhere.
+/// A `Retry-After` value: delay seconds, or an HTTP date (RFC 9110: IMF-fixdate, and the obsolete RFC 850 and
+/// asctime forms), as the time from `now` (a date already past means no wait).
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(1e9)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 fn same_host_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
@@ -830,6 +839,35 @@ fn evaluate(song: &Song, candidate: &LrclibRecord) -> Option<(Rank, LyricsRecord
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // The obsolete forms a server may still send.
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:28:10 2015", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
     use super::*;
     use crate::records::Location;
 

@@ -16,6 +16,8 @@ pub struct Req {
     pub path: String,
     pub query: HashMap<String, String>,
     pub headers: HashMap<String, String>,
+    /// When the request arrived: tests time the client by the gaps between requests, never around a process.
+    pub at: std::time::Instant,
 }
 
 impl Req {
@@ -129,6 +131,13 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// The gaps between consecutive requests, in arrival order.
+    pub fn gaps(&self) -> Vec<Duration> {
+        let mut at: Vec<std::time::Instant> = self.requests().iter().map(|r| r.at).collect();
+        at.sort();
+        at.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
     pub fn count(&self) -> usize {
         self.log.lock().unwrap().len()
     }
@@ -166,6 +175,7 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Req>>, handler: &Handler) {
         path,
         query,
         headers,
+        at: std::time::Instant::now(),
     };
     let number = {
         let mut log = log.lock().unwrap();
