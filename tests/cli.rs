@@ -387,3 +387,30 @@ fn scan_reports_progress_on_stderr_and_keeps_json_stdout_clean() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn import_reports_progress_by_bytes_read() {
+    let home = tempfile::tempdir().unwrap();
+    let mut csv = String::from("artist,title\n");
+    for i in 0..450 {
+        csv.push_str(&format!("Artist {i},Title {i}\n"));
+    }
+    std::fs::write(home.path().join("many.csv"), csv).unwrap();
+    let out = moodtape(home.path())
+        .current_dir(home.path())
+        .args(["import", "many.csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("200 songs stored"), "{err}");
+    assert!(err.contains("% of the file read"), "{err}");
+    let out = moodtape(home.path())
+        .current_dir(home.path())
+        .args(["import", "many.csv", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_out(&out)["imported"], 450);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("songs stored"));
+}

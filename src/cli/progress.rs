@@ -81,10 +81,21 @@ impl Reporter {
                 bar.set_position(p.files_seen as u64);
                 bar.set_message(format!("{} songs committed", p.committed));
             }
-            Progress::Import { committed } => {
-                self.line(|| format!("{committed} songs committed"));
-                let bar = self.bar("import", "{spinner} {pos} songs committed");
-                bar.set_position(committed as u64);
+            Progress::Import(p) => {
+                self.line(|| {
+                    format!(
+                        "{} songs stored, {}% of the file read",
+                        p.committed,
+                        (p.bytes * 100).checked_div(p.total_bytes).unwrap_or(0)
+                    )
+                });
+                let bar = self.bar(
+                    "import",
+                    "importing {bar:30} {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}  {msg}",
+                );
+                bar.set_length(p.total_bytes.max(p.bytes));
+                bar.set_position(p.bytes);
+                bar.set_message(format!("{} songs stored", p.committed));
             }
             Progress::Event(_) => {}
         }

@@ -171,17 +171,48 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, ImportError> {
 
 /// Imports `path` into the store; `map` overrides header detection, `has_header` is false for headerless CSV.
 /// Rows stream from the file into the store in batches, so memory does not grow with the file.
+/// How far an import is: songs stored, and bytes of the file read (for a bar with an ETA).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportProgress {
+    pub committed: usize,
+    #[serde(default)]
+    pub bytes: u64,
+    #[serde(default)]
+    pub total_bytes: u64,
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 pub fn import_file(
     store: &Store,
     path: &Path,
     format: Format,
     map: &ColumnMap,
     has_header: bool,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportSummary, ImportError> {
     let file = open_regular(path)?;
+    let total_bytes = file.metadata().map_or(0, |m| m.len());
+    let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Counted {
+        inner: file,
+        read: read_bytes.clone(),
+    };
     let mut lines =
-        Lines::new(std::io::BufReader::with_capacity(64 * 1024, file)).map_err(|source| {
+        Lines::new(std::io::BufReader::with_capacity(64 * 1024, counted)).map_err(|source| {
             ImportError::Read {
                 path: crate::sanitize::clean_line(&path.display().to_string()),
                 source,
@@ -216,7 +247,11 @@ pub fn import_file(
             store.flush()?;
             committed += pending.len();
             pending.clear();
-            progress(committed);
+            progress(ImportProgress {
+                committed,
+                bytes: read_bytes.load(std::sync::atomic::Ordering::Relaxed),
+                total_bytes,
+            });
         }
         Ok(())
     };

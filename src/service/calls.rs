@@ -326,9 +326,7 @@ pub enum Progress {
     Lyrics(FetchProgress),
     Analysis(AnalyzeProgress),
     Scan(ScanProgress),
-    Import {
-        committed: usize,
-    },
+    Import(crate::library::import::ImportProgress),
     /// An event of the session (for `Watch`).
     Event(Event),
 }

@@ -716,7 +716,7 @@ impl Session {
             req.format,
             &map,
             req.header,
-            &mut |committed| progress(Progress::Import { committed }),
+            &mut |p| progress(Progress::Import(p)),
         );
         self.library_changed();
         Ok(summary?)
