@@ -342,7 +342,7 @@ fn sigkill_in_the_middle_of_a_large_import_loses_nothing_committed() {
     let stderr = child.stderr.take().unwrap();
     for line in BufReader::new(stderr).lines() {
         let line = line.unwrap();
-        if let Some(n) = line.strip_suffix(" songs committed") {
+        if let Some((n, _)) = line.split_once(" songs stored") {
             committed = n.trim().parse().unwrap();
             if committed >= 2_000 {
                 break;
