@@ -246,6 +246,10 @@ impl Mpd {
             &self.settings(),
             std::env::var("MPD_HOST").ok().as_deref(),
             std::env::var("MPD_PORT").ok().as_deref(),
+            std::env::var_os("XDG_RUNTIME_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .as_deref(),
         )
     }
 }

@@ -82,6 +82,11 @@ impl Reporter {
                 let bar = self.bar("import", "{spinner} {pos} songs committed");
                 bar.set_position(committed as u64);
             }
+            Progress::MpdListed { songs } => {
+                self.line(|| format!("{songs} songs listed from MPD"));
+                let bar = self.bar("mpd", "{spinner} {pos} songs listed from MPD");
+                bar.set_position(songs as u64);
+            }
             Progress::Event(_) => {}
         }
     }

@@ -329,6 +329,10 @@ pub enum Progress {
     Import {
         committed: usize,
     },
+    /// Songs listed so far from MPD's database (`scan --mpd`).
+    MpdListed {
+        songs: usize,
+    },
     /// An event of the session (for `Watch`).
     Event(Event),
 }

@@ -83,7 +83,7 @@ pub(super) fn dispatch(
             Answer::Scanned(summary)
         }
         Call::ScanMpd => {
-            let report = s.scan_mpd()?;
+            let report = s.scan_mpd(progress)?;
             s.kick_upkeep();
             Answer::MpdImported(report)
         }
@@ -675,8 +675,10 @@ impl Session {
         Ok(summary?)
     }
 
-    pub fn scan_mpd(&self) -> anyhow::Result<ImportReport> {
-        let report = crate::player::import_library(&self.settings.mpd, &self.store);
+    pub fn scan_mpd(&self, progress: &mut dyn FnMut(Progress)) -> anyhow::Result<ImportReport> {
+        let report = crate::player::import_library(&self.settings.mpd, &self.store, &mut |songs| {
+            progress(Progress::MpdListed { songs })
+        });
         self.library_changed();
         Ok(report?)
     }

@@ -57,6 +57,17 @@ impl Mpd {
     /// Starts mpd over `music` with its files in `dir`; `password` (if any) grants everything, and clients
     /// without it may only read.
     pub fn start(bin: &Path, music: &Path, dir: &Path, password: Option<&str>) -> Mpd {
+        Mpd::start_with(bin, music, dir, password, "")
+    }
+
+    /// [`Mpd::start`] with more lines for mpd.conf, such as `max_output_buffer_size "64"`.
+    pub fn start_with(
+        bin: &Path,
+        music: &Path,
+        dir: &Path,
+        password: Option<&str>,
+        extra_conf: &str,
+    ) -> Mpd {
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
         let mut conf = format!(
@@ -76,6 +87,7 @@ impl Mpd {
             dir.join("log").display(),
             dir.join("socket").display(),
         );
+        conf.push_str(extra_conf);
         if let Some(pw) = password {
             conf.push_str(&format!(
                 "password \"{pw}@read,add,control,admin\"\ndefault_permissions \"read\"\n"
