@@ -40,6 +40,7 @@ pub struct Config {
     pub scan: Scan,
     pub player: Player,
     pub mpd: Mpd,
+    pub radio: Radio,
     pub backup: Backup,
     /// TUI key bindings that replace the built-in ones, action name to keys (`like = ["+", "ctrl-l"]`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
@@ -174,6 +175,25 @@ impl Default for Mpd {
             host: d.host,
             port: d.port,
             password: d.password,
+        }
+    }
+}
+
+/// The mood radio (`moodtape radio`, the TUI's radio key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Radio {
+    /// A song skipped within 30 s while the radio plays counts as a mild dislike for the radio's mood.
+    pub skip_is_dislike: bool,
+    /// Songs the radio keeps in MPD's queue after the current one, unless `--ahead` says otherwise.
+    pub ahead: usize,
+}
+
+impl Default for Radio {
+    fn default() -> Self {
+        Radio {
+            skip_is_dislike: true,
+            ahead: 5,
         }
     }
 }
@@ -365,12 +385,15 @@ impl Config {
             MAX_JOURNEY,
         )?;
         range.check("mpd.port", self.mpd.port, 1, u16::MAX)?;
+        range.check("radio.ahead", self.radio.ahead, 1, MAX_RADIO_AHEAD)?;
         Ok(())
     }
 }
 
 /// The most songs one recommendation holds (and the bound of `--limit`).
 pub const MAX_LIMIT: usize = 1000;
+/// The most songs a mood radio keeps ahead (and the bound of `--ahead`).
+pub const MAX_RADIO_AHEAD: usize = 50;
 /// The longest journey (and the bound of `--limit` for journeys).
 pub const MAX_JOURNEY: usize = 200;
 

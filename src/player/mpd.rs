@@ -45,6 +45,8 @@ pub struct MpdTarget {
     pub password: Option<String>,
     /// A unix socket path; used instead of host and port when set.
     pub socket: Option<PathBuf>,
+    /// The user named MPD (config or environment), or its usual socket exists: worth saying when it is down.
+    pub configured: bool,
 }
 
 impl MpdTarget {
@@ -109,6 +111,7 @@ impl MpdTarget {
             host,
             port,
             password,
+            configured: !unconfigured || socket.is_some(),
             socket,
         }
     }

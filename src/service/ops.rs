@@ -108,6 +108,28 @@ pub(super) fn dispatch(
             }
             Answer::Done
         }
+        Call::Player { op } => {
+            s.player_control(op)?;
+            Answer::Done
+        }
+        Call::NowPlaying => Answer::NowPlaying {
+            now: s.hub.current().into_iter().find_map(|e| match e {
+                Event::NowPlaying { now } => Some(now),
+                _ => None,
+            }),
+        },
+        Call::ImportFromMpd { uri } => Answer::Song {
+            song: s.import_from_mpd(&uri)?,
+        },
+        Call::RadioStart { request } => Answer::Radio {
+            radio: s.start_radio(request)?,
+        },
+        Call::RadioStop => Answer::Radio {
+            radio: s.stop_radio("stopped"),
+        },
+        Call::RadioStatus => Answer::Radio {
+            radio: s.radio_status(),
+        },
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod library;
 mod panes;
+mod playing;
 mod playlist;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ pub use panes::{
     map_range, Detail, JobState, Jobs, LyricsPane, MapPane, ModelState, MoodPane, MoodState,
     MAP_RANGE_MIN, MAP_STEP,
 };
+pub use playing::{interpolate, Playing, PROGRESS_FRAME};
 pub use playlist::{Playlist, PlaylistEntry, PlaylistSource};
 
 use super::action::{Action, Pane};
@@ -64,6 +66,12 @@ pub enum Effect {
     LoadDetail(SongId),
     /// Read the library again (songs came or went elsewhere).
     ReloadLibrary,
+    /// A player key for MPD.
+    Player(crate::player::PlayerOp),
+    /// Add the song MPD plays at this URI to the library.
+    ImportFromMpd(String),
+    /// Start the mood radio, or stop it (`None`).
+    Radio(Option<crate::service::RadioRequest>),
 }
 
 /// An answer from a worker to one of this app's effects.
@@ -125,6 +133,8 @@ pub struct App {
     pub map: MapPane,
     pub playlist: Playlist,
     pub lyrics: LyricsPane,
+    /// What MPD plays, and the radio.
+    pub playing: Playing,
     pub jobs: Jobs,
     pub options: AppOptions,
     pub quit: bool,
@@ -149,6 +159,7 @@ impl App {
             map: MapPane::default(),
             playlist: Playlist::default(),
             lyrics: LyricsPane::default(),
+            playing: Playing::default(),
             jobs: Jobs::default(),
             options,
             quit: false,
@@ -241,6 +252,7 @@ impl App {
     /// Does a slice of the deferred work (filtering, sorting) of a large library; the runtime calls it once per
     /// turn.
     pub fn tick(&mut self) {
+        self.tick_playing();
         if self.library.busy() {
             let mood = self.mood.point();
             self.library.tick(&self.songs, &self.moods, mood);
@@ -301,6 +313,9 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action) {
+        if self.on_player_action(&action) {
+            return;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
@@ -389,6 +404,17 @@ impl App {
             }
             // Text edits only reach a text input (see `update`); elsewhere they mean nothing.
             Action::Edit(_) => {}
+            // The player's keys are done by `on_player_action` (playing.rs) before this.
+            Action::TogglePause
+            | Action::NextSong
+            | Action::PreviousSong
+            | Action::SeekForward
+            | Action::SeekBack
+            | Action::VolumeUp
+            | Action::VolumeDown
+            | Action::JumpToPlaying
+            | Action::Radio
+            | Action::ImportPlaying => {}
             Action::Click { pane, row } => self.click(pane, row),
             Action::MapClick { valence, arousal } => {
                 self.focus(Pane::Map);
@@ -485,6 +511,7 @@ impl App {
                 self.playlist.selected = clamp_step(self.playlist.selected, delta, n);
             }
             Pane::Lyrics => {
+                self.playing.follow_lyrics = false;
                 let n = self.lyrics.lines();
                 self.lyrics.scroll = clamp_step(self.lyrics.scroll, delta, n);
             }
@@ -844,6 +871,8 @@ impl App {
                 self.message(false, &text);
             }
             Event::Notice { text } => self.message(false, &text),
+            Event::NowPlaying { now } => self.on_now_playing(now),
+            Event::Radio { radio } => self.playing.radio = Some(radio),
         }
     }
 

@@ -61,6 +61,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let chunks: &[ChunkMood] = detail.mood.as_ref().map_or(&[], |m| m.chunks.as_slice());
+    // The line being sung, while this is the playing song.
+    let sung = super::playing::sung_line(app, std::time::Instant::now());
+    let sung_style = Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED);
     let mut lines = Vec::new();
     if detail.mood.is_none() {
         lines.push(Line::from(Span::styled(
@@ -79,9 +82,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 let q = c.reading.quadrant();
                 let color = theme.quadrant(q);
                 let used = 1 + unicode_width::UnicodeWidthStr::width(line.as_str());
+                let mut text_style = Style::default().fg(color);
+                if sung == Some(n) {
+                    text_style = text_style.patch(sung_style);
+                }
                 let mut spans = vec![
                     Span::styled("▌", Style::default().fg(color)),
-                    Span::styled(line, Style::default().fg(color)),
+                    Span::styled(line, text_style),
                 ];
                 if n == c.first_line {
                     if let Some(top) = c.reading.top_emotion() {
@@ -99,13 +106,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
                 lines.push(Line::from(spans));
             }
-            None => lines.push(Line::from(vec![
-                Span::raw(" "),
-                Span::styled(line, Style::default().fg(theme.fg)),
-            ])),
+            None => {
+                let mut style = Style::default().fg(theme.fg);
+                if sung == Some(n) {
+                    style = style.patch(sung_style);
+                }
+                lines.push(Line::from(vec![
+                    Span::raw(if sung == Some(n) { "▶" } else { " " }),
+                    Span::styled(line, style),
+                ]))
+            }
         }
     }
-    let scroll = app.lyrics.scroll.min(lines.len().saturating_sub(1));
+    let header = usize::from(detail.mood.is_none());
+    let scroll = match sung {
+        // Following the song: its line a third of the way down.
+        Some(n) if app.playing.follow_lyrics => {
+            (n + header).saturating_sub(inner.height as usize / 3)
+        }
+        _ => app.lyrics.scroll,
+    };
+    let scroll = scroll.min(lines.len().saturating_sub(1));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

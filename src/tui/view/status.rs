@@ -121,6 +121,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ));
         }
     }
+    if let Some((text, failed)) = super::playing::status_text(app) {
+        spans.push(sep());
+        spans.push(Span::styled(
+            text,
+            if failed {
+                theme.error()
+            } else {
+                Style::default().fg(theme.accent)
+            },
+        ));
+    }
     if let Some((error, text)) = &app.jobs.message {
         spans.push(sep());
         spans.push(Span::styled(
