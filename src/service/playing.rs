@@ -342,7 +342,6 @@ impl Session {
             }
         }
         if status.queue_len == 0 && radio.had_queue {
-            *slot = None;
             drop(slot);
             self.stop_radio("the queue was cleared");
             return;
@@ -361,7 +360,6 @@ impl Session {
                 }
                 Err(e) => {
                     let reason = clean_line(&format!("{e:#}"));
-                    *slot = None;
                     drop(slot);
                     self.stop_radio(&reason);
                     return;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub struct Mpd {
     child: Child,
+    bin: PathBuf,
+    conf: PathBuf,
     pub port: u16,
     /// MPD also listens here; over its unix socket it tells clients where its music folder is.
     pub socket: PathBuf,
@@ -105,6 +107,8 @@ impl Mpd {
             .unwrap();
         let mpd = Mpd {
             child,
+            bin: bin.to_path_buf(),
+            conf: conf_path.clone(),
             port,
             socket: dir.join("socket"),
             dir: dir.to_path_buf(),
@@ -120,6 +124,30 @@ impl Mpd {
             std::thread::sleep(Duration::from_millis(50));
         }
         mpd
+    }
+
+    /// Kills mpd (as a crash would).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts mpd again with the same config, port and database.
+    pub fn start_again(&mut self) {
+        self.kill();
+        self.child = Command::new(&self.bin)
+            .arg("--no-daemon")
+            .arg(&self.conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mpd did not start again");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn conn(&self) -> Conn {
