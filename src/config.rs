@@ -40,6 +40,7 @@ pub struct Config {
     pub scan: Scan,
     pub player: Player,
     pub mpd: Mpd,
+    pub radio: Radio,
     pub backup: Backup,
     /// TUI key bindings that replace the built-in ones, action name to keys (`like = ["+", "ctrl-l"]`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
@@ -184,6 +185,25 @@ impl Default for Mpd {
     }
 }
 
+/// The mood radio (`moodtape radio`, the TUI's radio key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Radio {
+    /// A song skipped within 30 s while the radio plays counts as a mild dislike for the radio's mood.
+    pub skip_is_dislike: bool,
+    /// Songs the radio keeps in MPD's queue after the current one, unless `--ahead` says otherwise.
+    pub ahead: usize,
+}
+
+impl Default for Radio {
+    fn default() -> Self {
+        Radio {
+            skip_is_dislike: true,
+            ahead: 5,
+        }
+    }
+}
+
 /// Rolling backups of the library, written after each session that changed songs, lyrics or feedback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -261,6 +281,10 @@ impl Mpd {
             &self.settings(),
             std::env::var("MPD_HOST").ok().as_deref(),
             std::env::var("MPD_PORT").ok().as_deref(),
+            std::env::var_os("XDG_RUNTIME_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .as_deref(),
         )
     }
 }
@@ -383,12 +407,15 @@ impl Config {
             MAX_JOURNEY,
         )?;
         range.check("mpd.port", self.mpd.port, 1, u16::MAX)?;
+        range.check("radio.ahead", self.radio.ahead, 1, MAX_RADIO_AHEAD)?;
         Ok(())
     }
 }
 
 /// The most songs one recommendation holds (and the bound of `--limit`).
 pub const MAX_LIMIT: usize = 1000;
+/// The most songs a mood radio keeps ahead (and the bound of `--ahead`).
+pub const MAX_RADIO_AHEAD: usize = 50;
 /// The longest journey (and the bound of `--limit` for journeys).
 pub const MAX_JOURNEY: usize = 200;
 

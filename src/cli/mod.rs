@@ -32,6 +32,7 @@ mod lab_cmd;
 mod library_cmd;
 mod lyrics_cmd;
 mod progress;
+mod radio_cmd;
 mod recommend_cmd;
 mod serve_cmd;
 pub mod view;
@@ -139,6 +140,8 @@ pub enum Command {
     Play(recommend_cmd::PlayArgs),
     /// Hold the database and serve other moodtapes without a TUI (for SSH and GPU boxes)
     Serve(serve_cmd::ServeArgs),
+    /// Keep MPD's queue going with songs for a mood, or a journey from it (Ctrl-C stops)
+    Radio(radio_cmd::RadioArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell
     Completions {
         #[arg(value_enum)]
@@ -270,6 +273,7 @@ fn run_on_core(ctx: &Context, core: &Core, command: Command) -> anyhow::Result<i
         Command::Recommend(cmd) => recommend_cmd::run_recommend(ctx, core, cmd),
         Command::Feedback(cmd) => recommend_cmd::run_feedback(core, cmd),
         Command::Play(args) => recommend_cmd::run_play(ctx, core, args),
+        Command::Radio(args) => radio_cmd::run(core, args),
         Command::Config(_)
         | Command::Models(_)
         | Command::Train(_)

@@ -97,6 +97,11 @@ impl Reporter {
                 bar.set_position(p.bytes);
                 bar.set_message(format!("{} songs stored", p.committed));
             }
+            Progress::MpdListed { songs } => {
+                self.line(|| format!("{songs} songs listed from MPD"));
+                let bar = self.bar("mpd", "{spinner} {pos} songs listed from MPD");
+                bar.set_position(songs as u64);
+            }
             Progress::Event(_) => {}
         }
     }

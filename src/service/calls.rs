@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::events::Event;
+use super::playing::{NowPlaying, RadioRequest, RadioStatus};
 use crate::emotion::analyze::{AnalyzeProgress, AnalyzeSummary, Which};
 use crate::library::import::{Format, ImportSummary};
 use crate::library::scan::{ScanProgress, ScanSummary};
 use crate::lyrics::{FetchProgress, FetchSummary};
-use crate::player::{ImportReport, QueueReport};
+use crate::player::{ImportReport, PlayerOp, QueueReport};
 use crate::recommend::Pick;
 use crate::records::{
     Feedback, LyricsRecord, MoodReading, MoodSummary, Quadrant, Song, SongId, SongMood, TextMood,
@@ -266,6 +267,22 @@ pub enum Call {
     },
     /// Every event of the session from now on, as progress, until the caller hangs up.
     Watch,
+    /// A player key: play/pause, next, previous, seek, volume.
+    Player {
+        op: PlayerOp,
+    },
+    /// What MPD plays, as the session last saw it.
+    NowPlaying,
+    /// Adds a song MPD plays (by its URI) to the library.
+    ImportFromMpd {
+        uri: String,
+    },
+    /// Starts the mood radio in the session (which must follow MPD).
+    RadioStart {
+        request: RadioRequest,
+    },
+    RadioStop,
+    RadioStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,6 +330,12 @@ pub enum Answer {
         path: PathBuf,
     },
     Done,
+    NowPlaying {
+        now: Option<NowPlaying>,
+    },
+    Radio {
+        radio: RadioStatus,
+    },
 }
 
 /// What a call reports while it runs.
@@ -327,6 +350,10 @@ pub enum Progress {
     Analysis(AnalyzeProgress),
     Scan(ScanProgress),
     Import(crate::library::import::ImportProgress),
+    /// Songs listed so far from MPD's database (`scan --mpd`).
+    MpdListed {
+        songs: usize,
+    },
     /// An event of the session (for `Watch`).
     Event(Event),
 }

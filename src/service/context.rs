@@ -57,6 +57,10 @@ pub struct Settings {
     /// not at all.
     pub prefetch_budget: Option<std::time::Duration>,
     pub mpd: MpdTarget,
+    /// A song skipped within 30 s while the radio plays counts as a mild dislike (config `radio.skip_is_dislike`).
+    pub radio_skip_is_dislike: bool,
+    /// Songs the radio keeps ahead unless asked otherwise (config `radio.ahead`).
+    pub radio_ahead: usize,
     /// Where exported playlists go.
     pub playlists_dir: PathBuf,
     pub scan: crate::library::scan::ScanOptions,
@@ -136,6 +140,8 @@ impl Context {
             journey_length: self.config.recommend.journey_length,
             prefetch_budget: self.config.recommend.prefetch_budget(),
             mpd: self.config.mpd.target(),
+            radio_skip_is_dislike: self.config.radio.skip_is_dislike,
+            radio_ahead: self.config.radio.ahead,
             playlists_dir: self.paths.data_dir.join("playlists"),
             scan: self.config.scan.options(),
             backups: (!self.demo && self.config.backup.keep > 0)

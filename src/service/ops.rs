@@ -83,7 +83,7 @@ pub(super) fn dispatch(
             Answer::Scanned(summary)
         }
         Call::ScanMpd => {
-            let report = s.scan_mpd()?;
+            let report = s.scan_mpd(progress)?;
             s.kick_upkeep();
             Answer::MpdImported(report)
         }
@@ -108,6 +108,28 @@ pub(super) fn dispatch(
             }
             Answer::Done
         }
+        Call::Player { op } => {
+            s.player_control(op)?;
+            Answer::Done
+        }
+        Call::NowPlaying => Answer::NowPlaying {
+            now: s.hub.current().into_iter().find_map(|e| match e {
+                Event::NowPlaying { now } => Some(now),
+                _ => None,
+            }),
+        },
+        Call::ImportFromMpd { uri } => Answer::Song {
+            song: s.import_from_mpd(&uri)?,
+        },
+        Call::RadioStart { request } => Answer::Radio {
+            radio: s.start_radio(request)?,
+        },
+        Call::RadioStop => Answer::Radio {
+            radio: s.stop_radio("stopped"),
+        },
+        Call::RadioStatus => Answer::Radio {
+            radio: s.radio_status(),
+        },
     })
 }
 
@@ -698,8 +720,10 @@ impl Session {
         Ok(summary?)
     }
 
-    pub fn scan_mpd(&self) -> anyhow::Result<ImportReport> {
-        let report = crate::player::import_library(&self.settings.mpd, &self.store);
+    pub fn scan_mpd(&self, progress: &mut dyn FnMut(Progress)) -> anyhow::Result<ImportReport> {
+        let report = crate::player::import_library(&self.settings.mpd, &self.store, &mut |songs| {
+            progress(Progress::MpdListed { songs })
+        });
         self.library_changed();
         Ok(report?)
     }

@@ -32,6 +32,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
     if let Some(session) = core.session() {
         session.model().warm();
         session.start_upkeep();
+        session.start_watch();
     }
     let songs = match core.call(Call::Library, &mut |_| {}, &AtomicBool::new(false))? {
         Answer::Library { songs } => songs,

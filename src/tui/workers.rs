@@ -104,9 +104,12 @@ impl Workers {
             Effect::Recommend { .. } => &self.recommend,
             Effect::LoadDetail(_) => &self.detail,
             Effect::ReloadLibrary => &self.library,
-            Effect::Feedback { .. } | Effect::Deliver { .. } | Effect::SendPlayer { .. } => {
-                &self.player
-            }
+            Effect::Feedback { .. }
+            | Effect::Deliver { .. }
+            | Effect::SendPlayer { .. }
+            | Effect::Player(_)
+            | Effect::ImportFromMpd(_)
+            | Effect::Radio(_) => &self.player,
             Effect::Scan { .. } | Effect::ScanMpd => &self.import,
             Effect::CompletePath { .. } => &self.files,
         };
@@ -333,6 +336,28 @@ pub fn perform(core: &Core, effect: Effect, cancel: &AtomicBool) -> Vec<Reply> {
         }),
         Effect::CompletePath { text } => {
             Reply::Import(ImportReply::Completed(super::paths::complete(&text)))
+        }
+        // The watcher tells every client what changed; only failures are said here.
+        Effect::Player(op) => match call(Call::Player { op }) {
+            Ok(_) => return Vec::new(),
+            Err(e) => Reply::Failed(format!("{e:#}")),
+        },
+        Effect::ImportFromMpd(uri) => match call(Call::ImportFromMpd { uri }) {
+            Ok(Answer::Song { song }) => {
+                Reply::Notice(format!("added {} to the library", song.display_name()))
+            }
+            Ok(other) => Reply::Failed(other.unexpected("import from MPD").to_string()),
+            Err(e) => Reply::Failed(format!("{e:#}")),
+        },
+        Effect::Radio(request) => {
+            let c = match request {
+                Some(request) => Call::RadioStart { request },
+                None => Call::RadioStop,
+            };
+            match call(c) {
+                Ok(_) => return Vec::new(),
+                Err(e) => Reply::Failed(format!("radio: {e:#}")),
+            }
         }
     };
     vec![reply]

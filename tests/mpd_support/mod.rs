@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub struct Mpd {
     child: Child,
+    bin: PathBuf,
+    conf: PathBuf,
     pub port: u16,
     /// MPD also listens here; over its unix socket it tells clients where its music folder is.
     pub socket: PathBuf,
@@ -57,10 +59,21 @@ impl Mpd {
     /// Starts mpd over `music` with its files in `dir`; `password` (if any) grants everything, and clients
     /// without it may only read.
     pub fn start(bin: &Path, music: &Path, dir: &Path, password: Option<&str>) -> Mpd {
-        // A free port can be taken by another test between finding it and mpd binding it: then mpd exits at once,
-        // and it is started again on another port.
+        Mpd::start_with(bin, music, dir, password, "")
+    }
+
+    /// [`Mpd::start`] with more lines for mpd.conf, such as `max_output_buffer_size "64"`. A free port can be
+    /// taken by another test between finding it and mpd binding it: then mpd exits at once, and it is started
+    /// again on another port.
+    pub fn start_with(
+        bin: &Path,
+        music: &Path,
+        dir: &Path,
+        password: Option<&str>,
+        extra_conf: &str,
+    ) -> Mpd {
         for _ in 0..5 {
-            if let Some(mpd) = Mpd::try_start(bin, music, dir, password) {
+            if let Some(mpd) = Mpd::try_start(bin, music, dir, password, extra_conf) {
                 return mpd;
             }
         }
@@ -70,7 +83,13 @@ impl Mpd {
         );
     }
 
-    fn try_start(bin: &Path, music: &Path, dir: &Path, password: Option<&str>) -> Option<Mpd> {
+    fn try_start(
+        bin: &Path,
+        music: &Path,
+        dir: &Path,
+        password: Option<&str>,
+        extra_conf: &str,
+    ) -> Option<Mpd> {
         std::fs::create_dir_all(dir).unwrap();
         let _ = std::fs::remove_file(dir.join("socket"));
         let port = free_port();
@@ -91,6 +110,7 @@ impl Mpd {
             dir.join("log").display(),
             dir.join("socket").display(),
         );
+        conf.push_str(extra_conf);
         if let Some(pw) = password {
             conf.push_str(&format!(
                 "password \"{pw}@read,add,control,admin\"\ndefault_permissions \"read\"\n"
@@ -108,6 +128,8 @@ impl Mpd {
             .unwrap();
         let mut mpd = Mpd {
             child,
+            bin: bin.to_path_buf(),
+            conf: conf_path.clone(),
             port,
             socket: dir.join("socket"),
             dir: dir.to_path_buf(),
@@ -126,6 +148,30 @@ impl Mpd {
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(mpd)
+    }
+
+    /// Kills mpd (as a crash would).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts mpd again with the same config, port and database.
+    pub fn start_again(&mut self) {
+        self.kill();
+        self.child = Command::new(&self.bin)
+            .arg("--no-daemon")
+            .arg(&self.conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mpd did not start again");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn conn(&self) -> Conn {

@@ -5,6 +5,7 @@
 
 mod library;
 mod panes;
+mod playing;
 mod playlist;
 mod welcome;
 
@@ -17,6 +18,7 @@ pub use panes::{
     map_range, Detail, JobState, Jobs, LyricsPane, MapPane, ModelState, MoodPane, MoodState,
     MAP_RANGE_MIN, MAP_STEP,
 };
+pub use playing::{interpolate, Playing, PROGRESS_FRAME};
 pub use playlist::{Playlist, PlaylistEntry, PlaylistSource};
 pub use welcome::{ImportJob, ImportReply, Imports};
 
@@ -76,6 +78,12 @@ pub enum Effect {
     CompletePath {
         text: String,
     },
+    /// A player key for MPD.
+    Player(crate::player::PlayerOp),
+    /// Add the song MPD plays at this URI to the library.
+    ImportFromMpd(String),
+    /// Start the mood radio, or stop it (`None`).
+    Radio(Option<crate::service::RadioRequest>),
 }
 
 /// An answer from a worker to one of this app's effects.
@@ -141,6 +149,8 @@ pub struct App {
     pub map: MapPane,
     pub playlist: Playlist,
     pub lyrics: LyricsPane,
+    /// What MPD plays, and the radio.
+    pub playing: Playing,
     pub jobs: Jobs,
     /// The folder prompt, and scans and imports started here.
     pub imports: Imports,
@@ -167,6 +177,7 @@ impl App {
             map: MapPane::default(),
             playlist: Playlist::default(),
             lyrics: LyricsPane::default(),
+            playing: Playing::default(),
             jobs: Jobs::default(),
             imports: Imports::default(),
             options,
@@ -266,6 +277,7 @@ impl App {
     /// Does a slice of the deferred work (filtering, sorting) of a large library; the runtime calls it once per
     /// turn.
     pub fn tick(&mut self) {
+        self.tick_playing();
         if self.library.busy() {
             let mood = self.mood.point();
             self.library.tick(&self.songs, &self.moods, mood);
@@ -328,6 +340,9 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action) {
+        if self.on_player_action(&action) {
+            return;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
@@ -419,6 +434,17 @@ impl App {
             }
             // Text edits only reach a text input (see `update`); elsewhere they mean nothing.
             Action::Edit(_) => {}
+            // The player's keys are done by `on_player_action` (playing.rs) before this.
+            Action::TogglePause
+            | Action::NextSong
+            | Action::PreviousSong
+            | Action::SeekForward
+            | Action::SeekBack
+            | Action::VolumeUp
+            | Action::VolumeDown
+            | Action::JumpToPlaying
+            | Action::Radio
+            | Action::ImportPlaying => {}
             Action::Click { pane, row } => self.click(pane, row),
             Action::MapClick { valence, arousal } => {
                 self.focus(Pane::Map);
@@ -515,6 +541,7 @@ impl App {
                 self.playlist.selected = clamp_step(self.playlist.selected, delta, n);
             }
             Pane::Lyrics => {
+                self.playing.follow_lyrics = false;
                 let n = self.lyrics.lines();
                 self.lyrics.scroll = clamp_step(self.lyrics.scroll, delta, n);
             }
@@ -878,6 +905,8 @@ impl App {
                 self.message(false, &text);
             }
             Event::Notice { text } => self.message(false, &text),
+            Event::NowPlaying { now } => self.on_now_playing(now),
+            Event::Radio { radio } => self.playing.radio = Some(radio),
         }
     }
 

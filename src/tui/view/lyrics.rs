@@ -61,6 +61,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let chunks: &[ChunkMood] = detail.mood.as_ref().map_or(&[], |m| m.chunks.as_slice());
+    // The line being sung, while this is the playing song.
+    let sung = super::playing::sung_line(app, std::time::Instant::now());
+    let sung_style = Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED);
     let mut lines = Vec::new();
     if detail.mood.is_none() {
         lines.push(Line::from(Span::styled(
@@ -71,7 +74,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let text = crate::sanitize::clean_multiline(&lyrics.text);
     // Lines are wrapped here rather than by the paragraph, so every row of a wrapped line keeps its chunk's bar.
     let room = (inner.width as usize).saturating_sub(1).max(1);
+    // The first row of each lyric line, for following the song through wrapped lines.
+    let mut first_row = Vec::new();
     for (n, raw) in text.lines().enumerate() {
+        first_row.push(lines.len());
         let line = crate::sanitize::clean_line(raw);
         let chunk = chunks
             .iter()
@@ -81,12 +87,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Some(c) => {
                 let q = c.reading.quadrant();
                 let color = theme.quadrant(q);
+                let mut text_style = Style::default().fg(color);
+                if sung == Some(n) {
+                    text_style = text_style.patch(sung_style);
+                }
                 let last = rows.len() - 1;
                 for (i, row) in rows.into_iter().enumerate() {
                     let used = 1 + unicode_width::UnicodeWidthStr::width(row.as_str());
                     let mut spans = vec![
                         Span::styled("▌", Style::default().fg(color)),
-                        Span::styled(row, Style::default().fg(color)),
+                        Span::styled(row, text_style),
                     ];
                     if n == c.first_line && i == last {
                         if let Some(top) = c.reading.top_emotion() {
@@ -106,16 +116,31 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
             }
             None => {
-                for row in rows {
-                    lines.push(Line::from(vec![
-                        Span::raw(" "),
-                        Span::styled(row, Style::default().fg(theme.fg)),
-                    ]));
+                let mut style = Style::default().fg(theme.fg);
+                if sung == Some(n) {
+                    style = style.patch(sung_style);
+                }
+                for (i, row) in rows.into_iter().enumerate() {
+                    let mark = if sung == Some(n) && i == 0 {
+                        "▶"
+                    } else {
+                        " "
+                    };
+                    lines.push(Line::from(vec![Span::raw(mark), Span::styled(row, style)]));
                 }
             }
         }
     }
-    let scroll = app.lyrics.scroll.min(lines.len().saturating_sub(1));
+    let scroll = match sung {
+        // Following the song: its line a third of the way down.
+        Some(n) if app.playing.follow_lyrics => first_row
+            .get(n)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(inner.height as usize / 3),
+        _ => app.lyrics.scroll,
+    };
+    let scroll = scroll.min(lines.len().saturating_sub(1));
     f.render_widget(
         Paragraph::new(lines).scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         inner,

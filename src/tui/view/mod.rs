@@ -8,6 +8,7 @@ pub mod library;
 pub mod lyrics;
 pub mod map;
 pub mod mood;
+pub mod playing;
 pub mod playlist;
 pub mod status;
 pub mod theme;
@@ -37,6 +38,8 @@ pub struct Areas {
     /// The playlist and the lyrics share a place on small screens: the one focused last is shown.
     pub playlist: Option<Rect>,
     pub lyrics: Option<Rect>,
+    /// What MPD plays, a row above the status bar, while the app follows MPD.
+    pub now_playing: Option<Rect>,
     pub status: Rect,
 }
 
@@ -60,12 +63,15 @@ pub fn areas(area: Rect, app: &App) -> Option<Areas> {
     } else {
         5
     };
-    let [mood, body, status] = Layout::vertical([
+    let playing_rows = u16::from(app.playing.visible());
+    let [mood, body, now_playing, status] = Layout::vertical([
         Constraint::Length(mood_rows),
         Constraint::Min(8),
+        Constraint::Length(playing_rows),
         Constraint::Length(1),
     ])
     .areas(area);
+    let now_playing = (playing_rows > 0).then_some(now_playing);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
     if wide {
@@ -79,6 +85,7 @@ pub fn areas(area: Rect, app: &App) -> Option<Areas> {
             map,
             playlist: Some(playlist),
             lyrics: Some(lyrics),
+            now_playing,
             status,
         })
     } else {
@@ -91,6 +98,7 @@ pub fn areas(area: Rect, app: &App) -> Option<Areas> {
             map,
             playlist: (!show_lyrics).then_some(shared),
             lyrics: show_lyrics.then_some(shared),
+            now_playing,
             status,
         })
     }
@@ -112,6 +120,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     }
     if let Some(r) = a.lyrics {
         lyrics::draw(f, r, app, theme);
+    }
+    if let Some(r) = a.now_playing {
+        playing::draw(f, r, app, theme, std::time::Instant::now());
     }
     status::draw(f, a.status, app, theme);
     if app.layer() == crate::tui::layer::Layer::Help {

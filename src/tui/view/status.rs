@@ -201,6 +201,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             rank: if failed { 5 } else { 3 },
         });
     }
+    if let Some((text, failed)) = super::playing::status_text(app) {
+        parts.push(Part {
+            text: crate::sanitize::clean_line(&text),
+            style: if failed {
+                theme.error()
+            } else {
+                Style::default().fg(theme.accent)
+            },
+            rank: if failed { 5 } else { 3 },
+        });
+    }
     if let Some((error, text)) = &app.jobs.message {
         parts.push(Part {
             text: crate::sanitize::clean_line(text),
