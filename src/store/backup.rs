@@ -125,17 +125,7 @@ pub fn import_jsonl(
         if text.trim().is_empty() {
             continue;
         }
-        let line: Line = serde_json::from_str(&text)
-            .map_err(|e| StoreError::Backup(format!("line {number}: {e}")))?;
-        let Some(tree) = DATA_TREES.iter().find(|t| **t == line.tree) else {
-            return Err(StoreError::Backup(format!(
-                "line {number}: unknown tree {:?}",
-                line.tree
-            )));
-        };
-        let mut value = line.value;
-        clean_value(&mut value);
-        records.push((*tree, line.key, json(&value)?.into_bytes()));
+        records.push(parse_line(&text, number)?);
     }
     if mode == ImportMode::Replace {
         let mut state = store.shared.lock();

@@ -112,10 +112,7 @@ impl Server {
                         max_in_flight.clone(),
                     );
                     std::thread::spawn(move || {
-                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                        max_in_flight.fetch_max(now, Ordering::SeqCst);
-                        serve(stream, &log, &*handler);
-                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        serve(stream, &log, &*handler, &in_flight, &max_in_flight);
                     });
                 }
             });
@@ -147,7 +144,16 @@ impl Server {
     }
 }
 
-fn serve(stream: TcpStream, log: &Mutex<Vec<Req>>, handler: &Handler) {
+/// Serves one request. A request counts as in flight from the moment it has been read until its answer starts
+/// going out: the client sees the answer only after that, so it can never have started its next request while
+/// this one still counts (counting the whole connection would include its teardown, a race with the client).
+fn serve(
+    stream: TcpStream,
+    log: &Mutex<Vec<Req>>,
+    handler: &Handler,
+    in_flight: &AtomicUsize,
+    max_in_flight: &AtomicUsize,
+) {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -182,8 +188,11 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Req>>, handler: &Handler) {
         log.push(req.clone());
         log.len() - 1
     };
+    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    max_in_flight.fetch_max(now, Ordering::SeqCst);
     let reply = handler(&req, number);
     std::thread::sleep(reply.delay);
+    in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut head = format!(
         "HTTP/1.1 {} Whatever\r\nConnection: close\r\n",
         reply.status
