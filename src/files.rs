@@ -80,21 +80,23 @@ fn kind_of(ft: &std::fs::FileType) -> &'static str {
 /// Writes the file at `path` through `fill`, safely: the target must be absent or a regular file (a link, a
 /// device or a folder there is refused), the bytes go to a new temp file in the same folder (created
 /// exclusively, so a planted file or link at the temp name is never followed), are synced, and replace the
-/// target in one rename. On any failure the temp file is removed and the target is as it was.
-pub fn write_atomic(
+/// target in one rename. On any failure — `fill`'s own error, returned as it is, or one of the file's — the temp
+/// file is removed and the target is as it was. Returns what `fill` returned.
+pub fn write_atomic<T, E: From<FileError>>(
     path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), FileError> {
+    fill: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+) -> Result<T, E> {
     let previous = match std::fs::symlink_metadata(path) {
         Ok(meta) if !meta.file_type().is_file() => {
             return Err(FileError::NotRegularTarget {
                 path: shown(path),
                 kind: kind_of(&meta.file_type()),
-            });
+            }
+            .into());
         }
         Ok(meta) => Some(meta.permissions()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io(path)(e)),
+        Err(e) => return Err(io(path)(e).into()),
     };
     let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(parent) => {
@@ -108,9 +110,16 @@ pub fn write_atomic(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let (tmp, file) = create_temp(&dir, &name)?;
-    let result = (|| {
-        let mut out = std::io::BufWriter::new(&file);
-        fill(&mut out)?;
+    let mut out = std::io::BufWriter::new(&file);
+    let filled = match fill(&mut out) {
+        Ok(value) => value,
+        Err(e) => {
+            drop(out);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    let finished = (|| {
         out.flush()?;
         drop(out);
         // A replaced file keeps its permissions; a new one gets the usual ones (the umask applies).
@@ -120,21 +129,21 @@ pub fn write_atomic(
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
-    match result {
+    match finished {
         Ok(()) => {
             sync_dir(&dir);
-            Ok(())
+            Ok(filled)
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
-            Err(io(path)(e))
+            Err(io(path)(e).into())
         }
     }
 }
 
 /// Writes `bytes` at `path` with [`write_atomic`].
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    write_atomic(path, |out| out.write_all(bytes))
+    write_atomic(path, |out| out.write_all(bytes).map_err(io(path)))
 }
 
 /// A new file `.NAME.<random>.tmp` in `dir`, created with `O_EXCL` and `O_NOFOLLOW`.
@@ -271,7 +280,12 @@ mod tests {
         write_bytes(&target, b"one").unwrap();
         write_bytes(&target, b"two").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"two");
-        let failed = write_atomic(&target, |_| Err(std::io::Error::other("disk full")));
+        let failed = write_atomic(&target, |_| {
+            Err::<(), _>(FileError::Io {
+                path: "x".into(),
+                source: std::io::Error::other("disk full"),
+            })
+        });
         assert!(failed.is_err());
         assert_eq!(std::fs::read(&target).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();

@@ -748,23 +748,9 @@ impl Session {
 
     /// Writes a full backup as JSONL; returns the number of records.
     pub fn export(&self, path: &Path) -> anyhow::Result<usize> {
-        let mut n = 0;
-        let mut failure = None;
         crate::files::write_atomic(path, |out| {
-            match crate::store::export_jsonl(&self.store, out) {
-                Ok(count) => n = count,
-                Err(e) => {
-                    failure = Some(e);
-                    return Err(std::io::Error::other("the database could not be read"));
-                }
-            }
-            Ok(())
+            crate::store::export_jsonl(&self.store, out).map_err(anyhow::Error::from)
         })
-        .map_err(|e| match failure.take() {
-            Some(store) => anyhow::Error::from(store),
-            None => anyhow::Error::from(e),
-        })?;
-        Ok(n)
     }
 
     fn library_changed(&self) {

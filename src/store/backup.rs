@@ -528,19 +528,11 @@ pub fn write_backup(store: &Store, dir: &Path, keep: usize) -> Result<PathBuf, S
     };
     std::fs::create_dir_all(dir).map_err(io)?;
     let path = dir.join(format!("backup-{}.jsonl.gz", timestamp()));
-    let mut failure = None;
     crate::files::write_atomic(&path, |out| {
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-        if let Err(e) = export_trees(store, &BACKUP_TREES, &mut gz) {
-            failure = Some(e);
-            return Err(std::io::Error::other("the database could not be read"));
-        }
-        gz.finish().map(|_| ())
-    })
-    .map_err(|e| {
-        failure
-            .take()
-            .unwrap_or_else(|| io(std::io::Error::other(e)))
+        export_trees(store, &BACKUP_TREES, &mut gz)?;
+        gz.finish().map_err(io)?;
+        Ok::<(), StoreError>(())
     })?;
     let all = list_backups(dir);
     for old in all.iter().take(all.len().saturating_sub(keep.max(1))) {

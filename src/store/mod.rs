@@ -84,6 +84,13 @@ pub enum StoreError {
     Backup(String),
 }
 
+/// A file the store writes (the manifest, a backup, an export) could not be written.
+impl From<crate::files::FileError> for StoreError {
+    fn from(e: crate::files::FileError) -> Self {
+        StoreError::Backup(format!("cannot write {e}"))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The ways back from a damaged database, for messages.

@@ -174,43 +174,29 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             rank: 1,
         });
     }
-    for (name, job) in [
+    // A job's line: in the error style when it failed (and then kept longer than the others), else `color`.
+    let job = |text: String, failed: bool, color| Part {
+        text: crate::sanitize::clean_line(&text),
+        style: if failed {
+            theme.error()
+        } else {
+            Style::default().fg(color)
+        },
+        rank: if failed { 5 } else { 3 },
+    };
+    for (name, state) in [
         ("analysis", &app.jobs.analysis),
         ("lyrics", &app.jobs.lyrics),
     ] {
-        if let Some((text, failed)) = job_text(name, job) {
-            parts.push(Part {
-                text,
-                style: if failed {
-                    theme.error()
-                } else {
-                    Style::default().fg(theme.fg)
-                },
-                rank: if failed { 5 } else { 3 },
-            });
+        if let Some((text, failed)) = job_text(name, state) {
+            parts.push(job(text, failed, theme.fg));
         }
     }
     if let Some((text, failed)) = app.imports.job.text() {
-        parts.push(Part {
-            text: crate::sanitize::clean_line(&text),
-            style: if failed {
-                theme.error()
-            } else {
-                Style::default().fg(theme.fg)
-            },
-            rank: if failed { 5 } else { 3 },
-        });
+        parts.push(job(text, failed, theme.fg));
     }
     if let Some((text, failed)) = super::playing::status_text(app) {
-        parts.push(Part {
-            text: crate::sanitize::clean_line(&text),
-            style: if failed {
-                theme.error()
-            } else {
-                Style::default().fg(theme.accent)
-            },
-            rank: if failed { 5 } else { 3 },
-        });
+        parts.push(job(text, failed, theme.accent));
     }
     if let Some((error, text)) = &app.jobs.message {
         parts.push(Part {
