@@ -50,6 +50,8 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct General {
     pub device: String,
+    /// "f32" or "fast" (see `emotion::Precision`).
+    pub precision: String,
     pub model_dir: String,
     pub batch_size: usize,
 }
@@ -58,6 +60,7 @@ impl Default for General {
     fn default() -> Self {
         General {
             device: "auto".into(),
+            precision: "f32".into(),
             model_dir: String::new(),
             batch_size: 16,
         }
@@ -325,6 +328,13 @@ impl Config {
                 "general.device",
                 format!("unknown device {:?}", self.general.device),
                 "use \"auto\", \"cpu\", \"cuda\", \"cuda:N\" or \"metal\"",
+            ));
+        }
+        if crate::emotion::Precision::parse(&self.general.precision).is_none() {
+            return Err(invalid(
+                "general.precision",
+                format!("unknown precision {:?}", self.general.precision),
+                "use \"f32\" or \"fast\"",
             ));
         }
         let range = Ranges { invalid: &invalid };

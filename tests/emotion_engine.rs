@@ -57,6 +57,11 @@ fn tokenizer() -> tokenizers::Tokenizer {
 const DIM: usize = 32;
 
 fn tiny_engine() -> Engine {
+    tiny_engine_and_weights().0
+}
+
+/// The tiny engine and the weights its encoder was built from.
+fn tiny_engine_and_weights() -> (Engine, VarMap, Config) {
     let dev = Device::Cpu;
     let config: Config = serde_json::from_value(serde_json::json!({
         "vocab_size": WORDS.split_whitespace().count() + 4,
@@ -106,7 +111,7 @@ fn tiny_engine() -> Engine {
         dir: std::env::temp_dir(),
         source: "test".into(),
     };
-    Engine::from_parts(encoder, heads, files, 4)
+    (Engine::from_parts(encoder, heads, files, 4), varmap, config)
 }
 
 fn close(a: &[f32], b: &[f32]) -> bool {
@@ -140,6 +145,46 @@ fn embeddings_are_unit_length_and_independent_of_batching_and_padding() {
     }
     // Different texts give different vectors.
     assert!(!close(&together[0], &together[2]));
+}
+
+/// `--precision fast` runs the encoder in bf16 on a GPU. The same weights in bf16 (here on the CPU, which computes
+/// the same way with less speed) must give embeddings within the stated tolerance of f32: cosine similarity at
+/// least 0.995, so a song's neighbours and mood stay where they were.
+#[test]
+fn a_bf16_encoder_agrees_with_f32_within_tolerance() {
+    let (engine, varmap, config) = tiny_engine_and_weights();
+    let weights: std::collections::HashMap<String, candle_core::Tensor> = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
+        .collect();
+    let vb = VarBuilder::from_tensors(weights, DType::BF16, &Device::Cpu);
+    let model = BertModel::load(vb, &config).unwrap();
+    let fast = Encoder::from_parts(model, tokenizer(), Device::Cpu, DIM);
+    let texts: Vec<String> = (0..24)
+        .map(|i| {
+            WORDS
+                .split_whitespace()
+                .cycle()
+                .skip(i * 3)
+                .take(4 + i % 9)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let exact = engine.encoder().embed(&refs, 8).unwrap();
+    let reduced = fast.embed(&refs, 8).unwrap();
+    let mut worst = 1f32;
+    for (a, b) in exact.iter().zip(&reduced) {
+        let cosine: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        worst = worst.min(cosine);
+    }
+    assert!(worst >= 0.995, "bf16 strays from f32: cosine {worst}");
+    // Not the same computation, though: a test that bf16 ran at all.
+    assert!(exact.iter().zip(&reduced).any(|(a, b)| !close(a, b)));
 }
 
 #[test]

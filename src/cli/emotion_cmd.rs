@@ -75,7 +75,8 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
         }
         ModelsCommand::Info { json } => {
             let files = locate(&opts.fetch)?;
-            let (_, device) = crate::emotion::device::select_device(opts.device)?;
+            let choice = crate::emotion::device::choose_device(opts.device);
+            let (device, device_fallback) = (choice.label, choice.fallback);
             let card = card().ok();
             #[derive(Serialize)]
             struct Info {
@@ -84,6 +85,8 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 dir: Option<String>,
                 source: Option<String>,
                 device: String,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                device_fallback: Option<String>,
                 heads_version: &'static str,
                 model_key: String,
                 metrics: Option<serde_json::Value>,
@@ -94,6 +97,7 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 dir: files.as_ref().map(|f| f.dir.display().to_string()),
                 source: files.as_ref().map(|f| f.source.clone()),
                 device,
+                device_fallback,
                 heads_version: heads_version(),
                 model_key: model_key(),
                 metrics: card.map(|c| c.metrics),
@@ -113,7 +117,10 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                     ),
                     None => outln!("files        not available yet; run `moodtape models fetch`"),
                 }
-                outln!("device       {}", info.device);
+                match &info.device_fallback {
+                    Some(why) => outln!("device       {} ({why})", info.device),
+                    None => outln!("device       {}", info.device),
+                }
                 outln!(
                     "heads        {} (trained by moodtape; see models/heads.json)",
                     info.heads_version

@@ -64,6 +64,32 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         batch: usize,
     },
+    /// The whole analysis path (chunking, encoder, heads, database writes) on generated songs, beside the
+    /// encoder alone on the same chunks
+    Analyze {
+        /// How many generated songs
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+        songs: u64,
+        /// Seed of the generated lyrics
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes generated bench inputs as JSONL (`{"text": ...}` per line), for `bench embed --texts` and the
+    /// peer script in benches/peer
+    Texts {
+        /// stanza (50-120 tokens) or song (a whole lyric with repeated choruses)
+        #[arg(long, value_enum, default_value = "stanza")]
+        kind: bench::TextKind,
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write (default: standard output)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn load_engine(ctx: &Context) -> anyhow::Result<Engine> {
@@ -131,7 +157,18 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
 }
 
 pub fn run_bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<i32> {
-    let BenchCommand::Embed { texts, json, batch } = cmd;
+    let (texts, json, batch) = match cmd {
+        BenchCommand::Embed { texts, json, batch } => (texts, json, batch),
+        BenchCommand::Analyze { songs, seed, json } => {
+            return run_bench_analyze(ctx, songs as usize, seed, json)
+        }
+        BenchCommand::Texts {
+            kind,
+            count,
+            seed,
+            out,
+        } => return run_bench_texts(kind, count as usize, seed, out),
+    };
     let texts: Vec<String> = match texts {
         None => bench_texts(),
         Some(path) => bench::read_texts(&path)?,
@@ -154,6 +191,56 @@ pub fn run_bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<i32> {
             result.reference.speedup,
             result.peak_rss_mb
         );
+    }
+    Ok(0)
+}
+
+fn run_bench_analyze(ctx: &Context, songs: usize, seed: u64, json: bool) -> anyhow::Result<i32> {
+    let engine = load_engine(ctx)?;
+    // A database of its own, removed afterwards: the user's library is never touched.
+    let dir = std::env::temp_dir().join(format!("moodtape-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = bench::analyze(&engine, songs, seed, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let result = result?;
+    if json {
+        print_json(&result)?;
+    } else {
+        outln!(
+            "analyze: {} songs, {} distinct chunks, {} tokens on {}\n  analysis       {:>8.1} songs/s  {:>9.0} tokens/s\n  encoder alone                    {:>9.0} tokens/s  (analysis keeps it {:.0}% busy)\n  peak RSS       {:.0} MB",
+            result.songs,
+            result.chunks,
+            result.tokens,
+            result.device,
+            result.songs_per_s,
+            result.tokens_per_s,
+            result.encoder_alone.tokens_per_s,
+            result.encoder_alone.share * 100.0,
+            result.peak_rss_mb
+        );
+    }
+    Ok(0)
+}
+
+fn run_bench_texts(
+    kind: bench::TextKind,
+    count: usize,
+    seed: u64,
+    out: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let mut body = String::new();
+    for text in bench::generate_texts(kind, count, seed) {
+        body.push_str(&serde_json::to_string(
+            &serde_json::json!({ "text": text }),
+        )?);
+        body.push('\n');
+    }
+    match out {
+        Some(path) => {
+            crate::files::write_bytes(&path, body.as_bytes())?;
+            errln!("wrote {count} texts to {}", path.display());
+        }
+        None => out!("{body}"),
     }
     Ok(0)
 }

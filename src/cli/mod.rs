@@ -76,6 +76,9 @@ pub struct GlobalArgs {
     /// Compute device: auto, cpu, cuda, cuda:N or metal
     #[arg(long, global = true, value_name = "DEVICE")]
     pub device: Option<String>,
+    /// Encoder precision: f32, or fast (bf16 on a GPU); config general.precision
+    #[arg(long, global = true, value_enum, value_name = "PRECISION")]
+    pub precision: Option<crate::emotion::Precision>,
     /// A folder with the encoder's config.json, tokenizer.json and model.safetensors (env MOODTAPE_MODEL_DIR)
     #[arg(long, global = true, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
@@ -92,6 +95,7 @@ impl GlobalArgs {
             config: self.config.clone(),
             offline: self.offline,
             device: self.device.clone(),
+            precision: self.precision,
             model_dir: self.model_dir.clone(),
             theme: self.theme.clone(),
         }

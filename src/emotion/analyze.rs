@@ -12,8 +12,21 @@ use crate::records::mood_key;
 use crate::records::{LyricsRecord, Song, SongId, SongMood};
 use crate::store::{Store, StoreError};
 
-/// Songs read per batch (their chunks are embedded together).
+/// Songs read per batch on the CPU (their chunks are embedded together).
 pub const SONGS_PER_BATCH: usize = 8;
+
+static BATCH_SONGS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(SONGS_PER_BATCH);
+
+/// Songs per batch for this process: [`SONGS_PER_BATCH`] unless the model runs on a GPU, which takes many more
+/// at once (set when the engine loads).
+pub fn songs_per_batch() -> usize {
+    BATCH_SONGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_songs_per_batch(n: usize) {
+    BATCH_SONGS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -125,7 +138,7 @@ pub fn run_with(
         &[],
     );
     let mut done = 0;
-    for batch in todo.chunks(SONGS_PER_BATCH) {
+    for batch in todo.chunks(songs_per_batch()) {
         if cancel.load(Ordering::Relaxed) {
             summary.interrupted = true;
             break;

@@ -30,6 +30,7 @@ impl Encoder {
         files: &ModelFiles,
         overlay: &HashMap<String, Tensor>,
         device: &Device,
+        dtype: DType,
     ) -> Result<Encoder, EngineError> {
         let config_text = std::fs::read_to_string(files.config()).map_err(|e| {
             EngineError::Load(format!("cannot read {}: {e}", files.config().display()))
@@ -60,7 +61,7 @@ impl Encoder {
             }
             tensors.insert(name.clone(), t.to_device(device)?);
         }
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let vb = VarBuilder::from_tensors(tensors, dtype, device);
         let model = BertModel::load(vb, &config)?;
         Ok(Encoder::from_parts(
             model,
@@ -133,6 +134,8 @@ impl Encoder {
         let (ids, mask) = pad_batch(batch, &self.device)?;
         let types = ids.zeros_like()?;
         let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        // Pooling and the heads run in f32 whatever the encoder computes in.
+        let hidden = hidden.to_dtype(DType::F32)?;
         Ok(l2_normalize(&mean_pool(&hidden, &mask)?)?)
     }
 
@@ -244,8 +247,10 @@ type BatchRows = (usize, Vec<Vec<f32>>);
 pub const BATCH_TOKENS: usize = 4096;
 
 /// Indices of `ids` grouped into batches of similar length (longest first, so memory peaks early), each with at
-/// most `batch_size` texts and [`BATCH_TOKENS`] tokens (a single text may exceed it alone).
+/// most `batch_size` texts and [`BATCH_TOKENS`] tokens, or 128 per text for big (GPU) batches (a single text may
+/// exceed it alone).
 pub fn length_batches(ids: &[Vec<u32>], batch_size: usize) -> Vec<Vec<usize>> {
+    let cap = BATCH_TOKENS.max(batch_size * 128);
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by(|&a, &b| ids[b].len().cmp(&ids[a].len()).then(a.cmp(&b)));
     let mut batches: Vec<Vec<usize>> = Vec::new();
@@ -257,7 +262,7 @@ pub fn length_batches(ids: &[Vec<u32>], batch_size: usize) -> Vec<Vec<usize>> {
             .map_or(ids[i].len(), |&f| ids[f].len())
             .max(1);
         if !current.is_empty()
-            && (current.len() >= batch_size.max(1) || (current.len() + 1) * longest > BATCH_TOKENS)
+            && (current.len() >= batch_size.max(1) || (current.len() + 1) * longest > cap)
         {
             batches.push(std::mem::take(&mut current));
         }

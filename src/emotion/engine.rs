@@ -2,8 +2,8 @@
 
 use candle_core::Tensor;
 
-use super::chunk::{chunk_lyrics, CHUNK_TOKENS};
-use super::device::{select_device, DeviceName};
+use super::chunk::{chunk_lyrics, Chunk, CHUNK_TOKENS};
+use super::device::{choose_device, DeviceName};
 use super::encoder::Encoder;
 use super::fetch::{fetch, FetchOptions, ModelFiles};
 use super::heads::Heads;
@@ -16,14 +16,21 @@ use crate::records::{ChunkMood, MoodReading, SongMood, TextMood};
 pub struct EngineOptions {
     pub fetch: FetchOptions,
     pub device: DeviceName,
+    pub precision: super::Precision,
     pub batch_size: usize,
 }
+
+/// On a GPU, texts per encoder batch at least, and songs per analysis batch.
+pub const GPU_BATCH: usize = 256;
+pub const GPU_SONGS_PER_BATCH: usize = 512;
 
 pub struct Engine {
     encoder: Encoder,
     heads: Heads,
     pub files: ModelFiles,
     pub device_label: String,
+    /// Why the model runs on the CPU although a GPU was asked for (see [`choose_device`]).
+    pub device_fallback: Option<String>,
     pub batch_size: usize,
     /// Texts sent through the encoder since the engine was built (what a bench or a test counts).
     texts_encoded: std::sync::atomic::AtomicUsize,
@@ -33,9 +40,25 @@ impl Engine {
     /// Finds (fetching if needed and allowed) the encoder, and loads it with the shipped heads.
     pub fn load(opts: &EngineOptions) -> Result<Engine, EngineError> {
         let files = fetch(&opts.fetch)?;
-        let (device, device_label) = select_device(opts.device)?;
+        let choice = choose_device(opts.device);
+        if let Some(why) = &choice.fallback {
+            tracing::warn!(%why, "the model runs on the CPU");
+            if opts.fetch.verbose {
+                eprintln!("moodtape: {}", crate::sanitize::clean_line(why));
+            }
+        }
+        let (device, device_label) = (choice.device, choice.label);
         let (heads, _card, overlay) = Heads::shipped(&device, 384)?;
-        let mut encoder = Encoder::load(&files, &overlay, &device)?;
+        // Fast is bf16 where the device computes it natively (a GPU); the CPU stays in f32 for now.
+        let dtype = match opts.precision {
+            super::Precision::Fast if !device.is_cpu() => candle_core::DType::BF16,
+            _ => candle_core::DType::F32,
+        };
+        let mut encoder = Encoder::load(&files, &overlay, &device, dtype)?;
+        // A GPU is only kept busy by big batches: an analysis batch holds many songs and their chunks.
+        if !device.is_cpu() {
+            super::analyze::set_songs_per_batch(GPU_SONGS_PER_BATCH);
+        }
         encoder.use_workers(
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
@@ -46,7 +69,12 @@ impl Engine {
             heads,
             files,
             device_label,
-            batch_size: opts.batch_size.max(1),
+            device_fallback: choice.fallback,
+            batch_size: if device.is_cpu() {
+                opts.batch_size.max(1)
+            } else {
+                opts.batch_size.max(GPU_BATCH)
+            },
             texts_encoded: Default::default(),
         })
     }
@@ -63,6 +91,7 @@ impl Engine {
             heads,
             files,
             device_label: "cpu".into(),
+            device_fallback: None,
             batch_size,
             texts_encoded: Default::default(),
         }
@@ -132,37 +161,30 @@ impl Engine {
         records: &[&LyricsRecord],
         model_key: &str,
     ) -> Result<Vec<Option<SongMood>>, EngineError> {
-        let tokenizer = self.encoder.tokenizer();
-        let mut count = |s: &str| {
-            tokenizer
-                .encode(s, false)
-                .map(|e| e.get_ids().len())
-                .unwrap_or(s.len() / 3)
-        };
-        let per_song: Vec<Vec<super::chunk::Chunk>> = records
-            .iter()
-            .map(|r| {
-                if r.has_words() {
-                    chunk_lyrics(&r.text, CHUNK_TOKENS, &mut count)
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        // Repeated choruses are read once.
-        let mut unique: Vec<&str> = Vec::new();
+        // Chunking and tokenizing run on every core, songs split between threads; the encoder then reads each
+        // distinct chunk once (repeated choruses are read once).
+        let per_song = chunk_and_tokenize(self.encoder.tokenizer(), records)?;
+        let mut unique: Vec<Vec<u32>> = Vec::new();
         let mut index = std::collections::HashMap::new();
-        for chunk in per_song.iter().flatten() {
-            index.entry(chunk.text.as_str()).or_insert_with(|| {
-                unique.push(chunk.text.as_str());
-                unique.len() - 1
-            });
+        for (chunks, ids) in &per_song {
+            for (chunk, ids) in chunks.iter().zip(ids) {
+                index.entry(chunk.text.as_str()).or_insert_with(|| {
+                    unique.push(ids.clone());
+                    unique.len() - 1
+                });
+            }
         }
-        let moods = self.read_texts(&unique)?;
+        let moods = if unique.is_empty() {
+            Vec::new()
+        } else {
+            self.texts_encoded
+                .fetch_add(unique.len(), std::sync::atomic::Ordering::Relaxed);
+            self.read_embeddings(self.encoder.embed_ids(&unique, self.batch_size)?)?
+        };
         let now = crate::records::now_s();
         Ok(records
             .iter()
-            .zip(&per_song)
+            .zip(per_song.iter().map(|(chunks, _)| chunks))
             .map(|(record, chunks)| {
                 if chunks.is_empty() {
                     return None;
@@ -175,6 +197,66 @@ impl Engine {
             })
             .collect())
     }
+}
+
+/// Each record's chunks and their token ids, records shared out between threads (one per core, at most one per
+/// four records).
+fn chunk_and_tokenize(
+    tokenizer: &tokenizers::Tokenizer,
+    records: &[&LyricsRecord],
+) -> Result<Vec<SongChunks>, EngineError> {
+    let one = |record: &&LyricsRecord| -> Result<SongChunks, EngineError> {
+        let chunks = song_chunks(tokenizer, record);
+        let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+        let ids = if texts.is_empty() {
+            Vec::new()
+        } else {
+            super::encoder::tokenize_with(tokenizer, &texts, super::encoder::MAX_TOKENS)?
+        };
+        Ok((chunks, ids))
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(records.len() / 4).max(1);
+    if threads == 1 {
+        return records.iter().map(one).collect();
+    }
+    let per_thread = records.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<SongChunks>, EngineError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = records
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(EngineError::Tokenize("a tokenizer thread failed".into()))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(records.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// A song's chunks and the token ids of each.
+type SongChunks = (Vec<Chunk>, Vec<Vec<u32>>);
+
+/// The chunks a song's lyrics are read in (none for a record without words).
+pub fn song_chunks(tokenizer: &tokenizers::Tokenizer, record: &LyricsRecord) -> Vec<Chunk> {
+    if !record.has_words() {
+        return Vec::new();
+    }
+    let mut count = |s: &str| {
+        tokenizer
+            .encode(s, false)
+            .map(|e| e.get_ids().len())
+            .unwrap_or(s.len() / 3)
+    };
+    chunk_lyrics(&record.text, CHUNK_TOKENS, &mut count)
 }
 
 /// A song's mood from its chunks: probabilities and valence/arousal averaged with each chunk weighted by its tokens,

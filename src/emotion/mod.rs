@@ -31,9 +31,52 @@ pub enum EngineError {
 /// sha256 of the encoder weights moodtape is built for.
 pub const ENCODER_SHA256: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
 
-/// Identifies the encoder and heads that produced an analysis; a new model or new heads never serve stale moods.
+/// How precisely the encoder computes (config `general.precision`, flag `--precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// 32-bit floats everywhere.
+    #[default]
+    F32,
+    /// Reduced precision where the device has a fast path for it: bf16 on a GPU. On the CPU the encoder runs in
+    /// f32 until a reduced-precision path lands there.
+    Fast,
+}
+
+impl Precision {
+    pub fn parse(text: &str) -> Option<Precision> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "f32" | "fp32" => Some(Precision::F32),
+            "fast" => Some(Precision::Fast),
+            _ => None,
+        }
+    }
+}
+
+static PRECISION: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Sets the precision of this process (done once, from config and flags, before any model loads): it decides how
+/// the encoder computes and is part of [`model_key`], so readings of one precision never serve another.
+pub fn set_precision(precision: Precision) {
+    PRECISION.store(precision as u8, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The precision set for this process.
+pub fn precision() -> Precision {
+    match PRECISION.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Precision::F32,
+        _ => Precision::Fast,
+    }
+}
+
+/// Identifies the encoder, heads and precision that produced an analysis; a new model, new heads or another
+/// precision never serve stale moods. f32 keys carry no precision, so analyses stored before it existed stay.
 pub fn model_key() -> String {
-    format!("minilm-{}+heads-{}", &ENCODER_SHA256[..12], heads_version())
+    let base = format!("minilm-{}+heads-{}", &ENCODER_SHA256[..12], heads_version());
+    match precision() {
+        Precision::F32 => base,
+        Precision::Fast => format!("{base}+fast"),
+    }
 }
 
 /// The current analysis of `song`, if its lyrics have been analyzed by the model named by `model_key`.

@@ -21,6 +21,7 @@ pub struct Flags {
     pub config: Option<PathBuf>,
     pub offline: bool,
     pub device: Option<String>,
+    pub precision: Option<crate::emotion::Precision>,
     pub model_dir: Option<PathBuf>,
     pub theme: Option<String>,
 }
@@ -90,6 +91,10 @@ impl Context {
         let device = parse_device_name(&device_text).with_context(|| {
             format!("unknown device {device_text:?}; use auto, cpu, cuda, cuda:N or metal")
         })?;
+        let precision = flags.precision.unwrap_or_else(|| {
+            crate::emotion::Precision::parse(&config.general.precision).unwrap_or_default()
+        });
+        crate::emotion::set_precision(precision);
         let model_dir = flags
             .model_dir
             .clone()
@@ -124,6 +129,7 @@ impl Context {
                 verbose,
             },
             device: self.device,
+            precision: crate::emotion::precision(),
             batch_size: self.config.general.batch_size,
         }
     }

@@ -1,0 +1,187 @@
+//! The bench commands as a user runs them: generated inputs that repeat exactly, `bench analyze` over the whole
+//! analysis path with the real model, the peer script when its venv is there, and the device fallback line.
+//! Speed is never asserted here: the figures live in the bench output and the README.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{ensure_model, moodtape};
+
+fn texts(home: &std::path::Path, kind: &str, count: &str, seed: &str) -> Vec<String> {
+    let out = moodtape(home)
+        .args([
+            "bench", "texts", "--kind", kind, "--count", count, "--seed", seed,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["text"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn bench_inputs_are_generated_the_same_every_time() {
+    let home = tempfile::tempdir().unwrap();
+    let first = texts(home.path(), "stanza", "40", "7");
+    assert_eq!(first.len(), 40);
+    assert_eq!(first, texts(home.path(), "stanza", "40", "7"));
+    assert_ne!(first, texts(home.path(), "stanza", "40", "8"));
+    for stanza in &first {
+        let lines = stanza.lines().count();
+        let words = stanza.split_whitespace().count();
+        assert!((4..=8).contains(&lines), "{stanza}");
+        assert!((20..=72).contains(&words), "{words} words: {stanza}");
+    }
+    // Songs repeat their chorus, as real lyrics do.
+    for song in texts(home.path(), "song", "10", "1") {
+        let stanzas: Vec<&str> = song.split("\n\n").collect();
+        assert!(stanzas.len() >= 5, "{song}");
+        let chorus = stanzas[1];
+        assert!(stanzas.iter().filter(|s| **s == chorus).count() >= 3);
+    }
+    // --out writes the same lines to a file.
+    let file = home.path().join("stanzas.jsonl");
+    moodtape(home.path())
+        .args(["bench", "texts", "--count", "40", "--seed", "7", "--out"])
+        .arg(&file)
+        .assert()
+        .success();
+    let written: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(written, first);
+}
+
+#[test]
+fn bench_analyze_reads_every_generated_song_through_the_real_path() {
+    ensure_model();
+    let home = tempfile::tempdir().unwrap();
+    let out = moodtape(home.path())
+        .args([
+            "--device", "cpu", "bench", "analyze", "--songs", "12", "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["songs"], 12);
+    assert_eq!(v["device"], "cpu");
+    // Each song has at least two distinct chunks; choruses are read once, so fewer chunks than stanzas.
+    let chunks = v["chunks"].as_u64().unwrap();
+    assert!((24..=12 * 8).contains(&chunks), "{v}");
+    assert!(v["tokens"].as_u64().unwrap() > chunks * 20, "{v}");
+    for field in ["songs_per_s", "tokens_per_s", "peak_rss_mb"] {
+        assert!(v[field].as_f64().unwrap() > 0.0, "{field}: {v}");
+    }
+    let share = v["encoder_alone"]["share"].as_f64().unwrap();
+    assert!(share > 0.0 && share.is_finite(), "{v}");
+}
+
+#[test]
+fn a_gpu_asked_for_but_missing_runs_on_the_cpu_and_says_why() {
+    ensure_model();
+    let home = tempfile::tempdir().unwrap();
+    let out = moodtape(home.path())
+        .args(["--device", "cuda", "models", "info", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // This machine has no GPU (CI never does); a GPU machine would say cuda:0 and no reason.
+    if v["device"] == "cpu" {
+        let why = v["device_fallback"].as_str().unwrap();
+        assert!(why.ends_with("running on the CPU"), "{why}");
+        assert!(!why.contains('\n'));
+    } else {
+        assert!(v["device"].as_str().unwrap().starts_with("cuda:"));
+    }
+    // `mood` still answers, on the CPU.
+    moodtape(home.path())
+        .args(["--device", "cuda", "mood", "calm and happy", "--json"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_bad_precision_is_refused_in_config_and_on_the_command_line() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, "[general]\nprecision = \"int3\"\n").unwrap();
+    let out = moodtape(home.path())
+        .args(["--config"])
+        .arg(&config)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("general.precision"));
+    let out = moodtape(home.path())
+        .args(["--precision", "half", "models", "info"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The peer (PyTorch sentence-transformers) on the same texts, only where its venv was made as
+/// benches/peer/README.md says: the test suite never installs PyTorch.
+#[test]
+fn the_peer_script_embeds_the_same_texts_when_its_venv_exists() {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peer-venv/bin/python");
+    if !python.exists() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED the peer script: no target/peer-venv (see benches/peer/README.md)\n"
+        );
+        return;
+    }
+    ensure_model();
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("stanzas.jsonl");
+    moodtape(home.path())
+        .args(["bench", "texts", "--count", "20", "--out"])
+        .arg(&file)
+        .assert()
+        .success();
+    let out = std::process::Command::new(python)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer/embed.py"))
+        .arg("--texts")
+        .arg(&file)
+        .args(["--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["texts"], 20);
+    assert!(v["texts_per_s"].as_f64().unwrap() > 0.0);
+}
