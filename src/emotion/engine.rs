@@ -2,7 +2,7 @@
 
 use candle_core::Tensor;
 
-use super::chunk::{chunk_lyrics, CHUNK_TOKENS};
+use super::chunk::{chunk_lyrics, Chunk, CHUNK_TOKENS};
 use super::device::{select_device, DeviceName};
 use super::encoder::Encoder;
 use super::fetch::{fetch, FetchOptions, ModelFiles};
@@ -121,22 +121,7 @@ impl Engine {
         model_key: &str,
     ) -> Result<Vec<Option<SongMood>>, EngineError> {
         let tokenizer = self.encoder.tokenizer();
-        let mut count = |s: &str| {
-            tokenizer
-                .encode(s, false)
-                .map(|e| e.get_ids().len())
-                .unwrap_or(s.len() / 3)
-        };
-        let per_song: Vec<Vec<super::chunk::Chunk>> = records
-            .iter()
-            .map(|r| {
-                if r.has_words() {
-                    chunk_lyrics(&r.text, CHUNK_TOKENS, &mut count)
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
+        let per_song: Vec<Vec<Chunk>> = records.iter().map(|r| song_chunks(tokenizer, r)).collect();
         // Repeated choruses are read once.
         let mut unique: Vec<&str> = Vec::new();
         let mut index = std::collections::HashMap::new();
@@ -155,7 +140,7 @@ impl Engine {
                 if chunks.is_empty() {
                     return None;
                 }
-                let parts: Vec<(&super::chunk::Chunk, &TextMood)> = chunks
+                let parts: Vec<(&Chunk, &TextMood)> = chunks
                     .iter()
                     .filter_map(|c| index.get(c.text.as_str()).map(|&i| (c, &moods[i])))
                     .collect();
@@ -165,10 +150,24 @@ impl Engine {
     }
 }
 
+/// The chunks a song's lyrics are read in (none for a record without words); training cuts songs the same way.
+pub fn song_chunks(tokenizer: &tokenizers::Tokenizer, record: &LyricsRecord) -> Vec<Chunk> {
+    if !record.has_words() {
+        return Vec::new();
+    }
+    let mut count = |s: &str| {
+        tokenizer
+            .encode(s, false)
+            .map(|e| e.get_ids().len())
+            .unwrap_or(s.len() / 3)
+    };
+    chunk_lyrics(&record.text, CHUNK_TOKENS, &mut count)
+}
+
 /// A song's mood from its chunks: probabilities and valence/arousal averaged with each chunk weighted by its tokens,
-/// the embedding averaged and normalised.
+/// the embedding averaged and normalised, and how far the reading can be trusted ([`song_confidence`]).
 pub fn aggregate(
-    parts: &[(&super::chunk::Chunk, &TextMood)],
+    parts: &[(&Chunk, &TextMood)],
     model_key: &str,
     lyrics_hash: &str,
     now: u64,
@@ -179,7 +178,7 @@ pub fn aggregate(
     let mut embedding = vec![0f32; dim];
     let (mut valence, mut arousal, mut total) = (0f32, 0f32, 0f32);
     for (chunk, mood) in parts {
-        let w = chunk.tokens.max(1) as f32;
+        let w = chunk_weight(chunk);
         total += w;
         for (acc, p) in emotions.iter_mut().zip(&mood.reading.emotions) {
             *acc += w * p;
@@ -199,14 +198,20 @@ pub fn aggregate(
         .sqrt()
         .max(1e-12);
     embedding.iter_mut().for_each(|x| *x /= norm);
+    let reading = MoodReading {
+        emotions,
+        valence: valence / total,
+        arousal: arousal / total,
+    };
+    let weighted: Vec<(f32, &MoodReading)> = parts
+        .iter()
+        .map(|(c, m)| (chunk_weight(c), &m.reading))
+        .collect();
     SongMood {
         model_key: model_key.to_string(),
         lyrics_hash: lyrics_hash.to_string(),
-        reading: MoodReading {
-            emotions,
-            valence: valence / total,
-            arousal: arousal / total,
-        },
+        confidence: song_confidence(&weighted, &reading),
+        reading,
         embedding,
         chunks: parts
             .iter()
@@ -217,5 +222,134 @@ pub fn aggregate(
             })
             .collect(),
         analyzed_at: now,
+    }
+}
+
+/// A chunk counts in its song by its tokens (training weighs chunks the same way).
+pub fn chunk_weight(chunk: &Chunk) -> f32 {
+    chunk.tokens.max(1) as f32
+}
+
+/// How far apart the chunks of a song may sit (root mean square distance from the song's point on the plane)
+/// before they are taken to disagree completely: the distance from a quadrant's centre to the origin.
+const SPREAD_LIMIT: f32 = 0.7;
+/// A song's point this far from neutral counts as a clear signal.
+const CLEAR_DISTANCE: f32 = 0.35;
+
+/// How far a song's reading can be trusted, 0..1: the agreement of its chunks times the strength of its signal.
+/// Agreement is 1 minus the chunks' weighted root-mean-square distance from the song's point (relative to
+/// [`SPREAD_LIMIT`]): verses that pull to opposite corners of the plane average out to a point none of them is
+/// near. Strength is the mean of two readings of the same thing: the point's distance from neutral (relative to
+/// [`CLEAR_DISTANCE`]) and how strongly the chunks read an emotion (the weighted mean of each chunk's strongest
+/// label other than neutral; chunks may name neighbouring emotions, joy here and excitement there).
+pub fn song_confidence(chunks: &[(f32, &MoodReading)], song: &MoodReading) -> f32 {
+    let total: f32 = chunks.iter().map(|(w, _)| w).sum();
+    if chunks.is_empty() || total <= 0.0 {
+        return 0.0;
+    }
+    let spread = (chunks
+        .iter()
+        .map(|(w, r)| w * ((r.valence - song.valence).powi(2) + (r.arousal - song.arousal).powi(2)))
+        .sum::<f32>()
+        / total)
+        .sqrt();
+    let agreement = 1.0 - (spread / SPREAD_LIMIT).min(1.0);
+    let distance = (song.valence.hypot(song.arousal) / CLEAR_DISTANCE).min(1.0);
+    let peak = chunks
+        .iter()
+        .map(|(w, r)| w * r.top_emotion().map_or(0.0, |l| l.score))
+        .sum::<f32>()
+        / total;
+    let peak = peak.clamp(0.0, 1.0);
+    (agreement * (distance + peak) / 2.0).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::LABELS;
+
+    fn reading(valence: f32, arousal: f32, label: &str, p: f32) -> MoodReading {
+        let mut emotions = vec![0.02; LABELS.len()];
+        if let Some(i) = LABELS.iter().position(|l| *l == label) {
+            emotions[i] = p;
+        }
+        MoodReading {
+            emotions,
+            valence,
+            arousal,
+        }
+    }
+
+    fn song(chunks: &[MoodReading]) -> SongMood {
+        let parts: Vec<(Chunk, TextMood)> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    Chunk {
+                        text: format!("chunk {i}"),
+                        first_line: i * 4,
+                        last_line: i * 4 + 3,
+                        tokens: 40,
+                    },
+                    TextMood {
+                        reading: r.clone(),
+                        embedding: vec![1.0, 0.0],
+                    },
+                )
+            })
+            .collect();
+        let refs: Vec<(&Chunk, &TextMood)> = parts.iter().map(|(c, m)| (c, m)).collect();
+        aggregate(&refs, "key", "hash", 0)
+    }
+
+    #[test]
+    fn consistent_strong_chunks_are_trusted() {
+        let s = song(&[
+            reading(0.7, 0.5, "joy", 0.9),
+            reading(0.65, 0.55, "joy", 0.85),
+            reading(0.75, 0.45, "excitement", 0.8),
+        ]);
+        assert!(s.confidence > 0.8, "{}", s.confidence);
+        assert!((s.reading.valence - 0.7).abs() < 1e-5);
+    }
+
+    #[test]
+    fn contradictory_chunks_are_not() {
+        let s = song(&[
+            reading(0.8, 0.6, "joy", 0.9),
+            reading(-0.8, -0.6, "sadness", 0.9),
+            reading(0.8, 0.6, "joy", 0.9),
+            reading(-0.8, -0.6, "sadness", 0.9),
+        ]);
+        assert!(s.confidence < 0.1, "{}", s.confidence);
+    }
+
+    #[test]
+    fn weak_agreeing_chunks_sit_in_between() {
+        let weak = song(&[
+            reading(0.05, -0.05, "neutral", 0.9),
+            reading(0.06, -0.04, "neutral", 0.9),
+        ]);
+        let strong = song(&[
+            reading(-0.6, 0.5, "anger", 0.8),
+            reading(-0.55, 0.6, "annoyance", 0.7),
+        ]);
+        let mixed = song(&[
+            reading(-0.6, 0.5, "anger", 0.8),
+            reading(0.1, -0.3, "caring", 0.4),
+        ]);
+        assert!(weak.confidence < 0.3, "{}", weak.confidence);
+        assert!(
+            strong.confidence > mixed.confidence,
+            "{} {}",
+            strong.confidence,
+            mixed.confidence
+        );
+        assert!(mixed.confidence > weak.confidence.min(0.3) - 0.3);
+        for s in [&weak, &strong, &mixed] {
+            assert!((0.0..=1.0).contains(&s.confidence));
+        }
     }
 }

@@ -236,6 +236,10 @@ pub struct SongMood {
     pub embedding: Vec<f32>,
     pub chunks: Vec<ChunkMood>,
     pub analyzed_at: u64,
+    /// How far the reading can be trusted, 0..1: high when the chunks agree and the mood is clear, low when
+    /// verses pull in different directions or nothing stands out. Analyses stored before it existed read 0.
+    #[serde(default)]
+    pub confidence: f32,
 }
 
 /// The key of a song's analysis in the moods tree.
@@ -267,6 +271,15 @@ mod tests {
         assert_eq!(group("curiosity"), "surprise");
         assert_eq!(group("neutral"), "neutral");
         assert_eq!(group("disgust"), "disgust");
+    }
+
+    #[test]
+    fn analyses_stored_before_confidence_still_read() {
+        let old = r#"{"model_key":"k","lyrics_hash":"h","reading":{"emotions":[0.1],"valence":0.2,"arousal":-0.1},
+                     "embedding":[1.0],"chunks":[],"analyzed_at":5}"#;
+        let mood: SongMood = serde_json::from_str(old).unwrap();
+        assert_eq!(mood.confidence, 0.0);
+        assert_eq!(mood.analyzed_at, 5);
     }
 
     #[test]

@@ -126,6 +126,7 @@ pub fn song_mood(i: usize, lyrics: &LyricsRecord, q: Quadrant) -> SongMood {
         embedding: vec![0.0; 8],
         chunks,
         analyzed_at: 0,
+        confidence: 0.0,
     }
 }
 
