@@ -54,6 +54,12 @@ pub struct TrainArgs {
     pub moods_weight: Option<f32>,
     #[arg(long)]
     pub moods_repeat: Option<usize>,
+    /// GoEmotions examples per epoch (default: all; later epochs go on where the last one stopped)
+    #[arg(long)]
+    pub go_per_epoch: Option<usize>,
+    /// Loss weight of valence/arousal on GoEmotions texts, placed at their labels' points (0: off)
+    #[arg(long)]
+    pub go_va_weight: Option<f32>,
     /// Loss weight of the MusicMood songs
     #[arg(long)]
     pub songs_weight: Option<f32>,
@@ -141,6 +147,8 @@ pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
     topts.moods_weight = args.moods_weight.unwrap_or(topts.moods_weight);
     topts.moods_repeat = args.moods_repeat.unwrap_or(topts.moods_repeat);
     topts.songs_weight = args.songs_weight.unwrap_or(topts.songs_weight);
+    topts.go_per_epoch = args.go_per_epoch;
+    topts.go_va_weight = args.go_va_weight.unwrap_or(topts.go_va_weight);
     let report = train(&files, &topts, &mut |line| eprintln!("train: {line}"))?;
     println!(
         "wrote {} and {} in {:.0} s\n  dev:  {}\n  test: {}\n  demo: {} of {} songs in their intended quadrant",

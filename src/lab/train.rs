@@ -62,6 +62,12 @@ pub struct TrainOptions {
     /// Loss weight of a short-mood batch, and how many times an epoch the short moods are seen.
     pub moods_weight: f32,
     pub moods_repeat: usize,
+    /// Loss weight of the valence/arousal head on GoEmotions texts, whose targets are the mean point of their
+    /// labels (`LABEL_VA`; neutral is the origin): many short emotional texts, like what people type.
+    pub go_va_weight: f32,
+    /// GoEmotions examples trained on per epoch (default: all). Epochs take consecutive slices of one seeded
+    /// permutation, so every example is seen once before any is seen twice.
+    pub go_per_epoch: Option<usize>,
     /// Loss weight of a batch of songs, and how many songs are in one.
     pub songs_weight: f32,
     pub songs_per_batch: usize,
@@ -98,6 +104,8 @@ impl TrainOptions {
             tune_from: 4,
             moods_weight: 2.0,
             moods_repeat: 4,
+            go_per_epoch: None,
+            go_va_weight: 0.1,
             songs_weight: 1.0,
             songs_per_batch: 8,
             limit: None,
@@ -390,13 +398,12 @@ pub fn ekman_gold(examples: &[GoExample]) -> Vec<Vec<bool>> {
     gold
 }
 
-/// Ekman group scores: each group's strongest label, `scores[group][example]`.
+/// Ekman group scores as readings have them ([`crate::records::ekman_scores`]), `scores[group][example]`.
 pub fn ekman_scores(probs: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let mut out = vec![vec![0f32; probs.len()]; EKMAN.len()];
     for (i, p) in probs.iter().enumerate() {
-        for (l, &s) in p.iter().enumerate().take(LABELS.len()) {
-            let g = ekman_group(l);
-            out[g][i] = out[g][i].max(s);
+        for (g, s) in crate::records::ekman_scores(p).into_iter().enumerate() {
+            out[g][i] = s;
         }
     }
     out
@@ -636,7 +643,10 @@ pub fn train(
         .filter(|&i| !song_sets[0].songs[i].is_empty())
         .collect();
 
-    let batches_per_epoch = f_go.len().div_ceil(opts.batch_size)
+    let go_per_epoch = opts.go_per_epoch.unwrap_or(f_go.len()).min(f_go.len());
+    let mut go_permutation: Vec<usize> = (0..f_go.len()).collect();
+    go_permutation.shuffle(&mut rng);
+    let batches_per_epoch = go_per_epoch.div_ceil(opts.batch_size)
         + f_eb.len().div_ceil(opts.batch_size)
         + (f_moods.len() * opts.moods_repeat).div_ceil(opts.batch_size)
         + song_ids.len().div_ceil(opts.songs_per_batch.max(1));
@@ -667,7 +677,9 @@ pub fn train(
             order.shuffle(&mut rng);
             order
         };
-        let go_order = shuffled(f_go.len(), 1);
+        let go_order: Vec<usize> = (0..go_per_epoch)
+            .map(|k| go_permutation[(epoch * go_per_epoch + k) % go_permutation.len().max(1)])
+            .collect();
         let eb_order = shuffled(f_eb.len(), 1);
         let moods_order = shuffled(f_moods.len(), opts.moods_repeat);
         let mut songs_order = song_ids.clone();
@@ -702,7 +714,15 @@ pub fn train(
                         })
                         .collect();
                     let y = Tensor::from_vec(y, (idx.len(), LABELS.len()), &device)?;
-                    weighted_bce(&logits, &y, &pos_weight_t)?
+                    let loss = weighted_bce(&logits, &y, &pos_weight_t)?;
+                    if opts.go_va_weight > 0.0 {
+                        let y: Vec<f32> =
+                            idx.iter().flat_map(|&i| label_point(&d.go[0][i])).collect();
+                        (loss
+                            + (va_loss(&model, &emb, y, &device)? * f64::from(opts.go_va_weight))?)?
+                    } else {
+                        loss
+                    }
                 }
                 Task::Emobank => {
                     let emb = dropped(&model, &f_eb, idx, &mut rng, &device)?;
@@ -837,6 +857,11 @@ pub fn train(
     })
 }
 
+fn go_per_epoch_label(opts: &TrainOptions) -> serde_json::Value {
+    opts.go_per_epoch
+        .map_or(serde_json::json!("all"), |n| serde_json::json!(n))
+}
+
 /// A few words on where training ran, for the card.
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -858,6 +883,17 @@ fn dropped(
     let emb = model.embed(&x, &mask)?;
     let keep = dropout_mask(rng, idx.len(), 0.1, device)?;
     emb.broadcast_mul(&keep)
+}
+
+/// Where a GoEmotions text sits on the plane by its labels: the mean of their points (neutral at the origin).
+fn label_point(ex: &GoExample) -> [f32; 2] {
+    let n = ex.labels.len().max(1) as f32;
+    let (v, a) = ex
+        .labels
+        .iter()
+        .filter_map(|&l| crate::emotion::LABEL_VA.get(l))
+        .fold((0f32, 0f32), |(v, a), p| (v + p.0, a + p.1));
+    [v / n, a / n]
 }
 
 /// Mean squared error of the valence/arousal head against targets in -1..1 (learned in units of `VA_SCALE`).
@@ -1087,7 +1123,8 @@ fn va_metrics(
         ..Default::default()
     };
     if !song_set.songs.is_empty() {
-        let valence = song_set.valences(&points(songs, calibration, thresholds));
+        let pts = points(songs, calibration, thresholds);
+        let valence = song_set.valences(&pts);
         m.songs_accuracy = Some(super::eval::sign_accuracy(&valence, &song_set.happy));
         m.songs_roc_auc = Some(roc_auc(&valence, &song_set.happy));
     }
@@ -1230,12 +1267,19 @@ fn save(
             "seed": opts.seed,
             "batch_size": opts.batch_size,
             "songs_per_batch": opts.songs_per_batch,
+            "goemotions_per_epoch": go_per_epoch_label(opts),
+            "tune_from": opts.tune_from,
+            "moods_weight": opts.moods_weight,
+            "goemotions_va_weight": opts.go_va_weight,
+            "moods_repeat": opts.moods_repeat,
+            "songs_weight": opts.songs_weight,
             "max_tokens": opts.max_tokens,
             "lr_layer": opts.lr_layer,
             "lr_heads": opts.lr_heads,
             "limit": opts.limit,
             "loss": "class-balanced BCE on the 28 labels (pos_weight = sqrt(neg/pos), 1..10) + MSE on valence/arousal \
-                     (EmoBank, short moods) + logistic loss on song valence (MusicMood)",
+                     (EmoBank, short moods, and GoEmotions texts at the mean LABEL_VA point of their labels) + \
+                     logistic loss on song valence (MusicMood)",
             "fine_tuned": format!(
                 "encoder layers {}-{} and both heads; layers below {} frozen",
                 opts.tune_from,

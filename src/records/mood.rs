@@ -53,6 +53,15 @@ pub fn ekman_group(label: usize) -> usize {
     }
 }
 
+/// Ekman group scores from the 28 label probabilities (see [`MoodReading::ekman`]).
+pub fn ekman_scores(emotions: &[f32]) -> [f32; 7] {
+    let mut absent = [1f32; 7];
+    for (i, p) in emotions.iter().enumerate().take(LABELS.len()) {
+        absent[ekman_group(i)] *= 1.0 - p.clamp(0.0, 1.0);
+    }
+    absent.map(|q| 1.0 - q)
+}
+
 /// The four quadrants of the valence/arousal plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Quadrant {
@@ -170,14 +179,11 @@ impl MoodReading {
         self.top(2).into_iter().find(|l| l.label != "neutral")
     }
 
-    /// Scores of the Ekman groups: each group's strongest member.
+    /// Scores of the Ekman groups: the chance that any of a group's labels is present, taking the labels as
+    /// independent (noisy-or). A group of twelve labels (joy) read at 0.3 each is more likely than one label at
+    /// 0.3; on GoEmotions dev this scores the groups better than their strongest member alone.
     pub fn ekman(&self) -> [f32; 7] {
-        let mut out = [0f32; 7];
-        for (i, p) in self.emotions.iter().enumerate().take(LABELS.len()) {
-            let g = ekman_group(i);
-            out[g] = out[g].max(*p);
-        }
-        out
+        ekman_scores(&self.emotions)
     }
 }
 
@@ -280,6 +286,23 @@ mod tests {
         let mood: SongMood = serde_json::from_str(old).unwrap();
         assert_eq!(mood.confidence, 0.0);
         assert_eq!(mood.analyzed_at, 5);
+    }
+
+    #[test]
+    fn ekman_groups_combine_their_labels() {
+        let mut emotions = vec![0.0; 28];
+        emotions[17] = 0.5; // joy
+        emotions[1] = 0.5; // amusement
+        emotions[2] = 0.4; // anger
+        let e = MoodReading {
+            emotions,
+            valence: 0.0,
+            arousal: 0.0,
+        }
+        .ekman();
+        assert!((e[3] - 0.75).abs() < 1e-6, "joy group {}", e[3]);
+        assert!((e[0] - 0.4).abs() < 1e-6, "anger group {}", e[0]);
+        assert_eq!(e[5], 0.0);
     }
 
     #[test]
