@@ -213,6 +213,10 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
                 println!("MusicMood {} ({} songs)", out.split, out.examples);
                 println!("  accuracy (happy when valence > 0) {:.4}", out.accuracy);
                 println!("  ROC AUC of valence                {:.4}", out.roc_auc);
+                println!(
+                    "  accuracy, most / least confident half {:.4} / {:.4}",
+                    out.accuracy_confident_half, out.accuracy_other_half
+                );
             }
         }
         EvalSet::Moods => {

@@ -116,6 +116,10 @@ pub struct SongEval {
     pub accuracy: f64,
     /// How well valence orders happy songs above sad ones.
     pub roc_auc: f64,
+    /// Accuracy on the half of the songs read with the most confidence, and on the other half: a check that
+    /// `confidence` means something.
+    pub accuracy_confident_half: f64,
+    pub accuracy_other_half: f64,
 }
 
 /// MusicMood: each song's lyrics are analyzed exactly as `moodtape analyze` does (chunks, their readings, the
@@ -134,27 +138,42 @@ pub fn score_musicmood(
         .iter()
         .map(|s| LyricsRecord::new(&s.lyrics, LyricsOrigin::Import))
         .collect();
-    let valence = song_valences(engine, &records)?;
+    let (valence, confidence) = song_valences(engine, &records)?;
     let gold: Vec<bool> = songs.iter().map(|s| s.happy).collect();
+    let mut by_confidence: Vec<usize> = (0..songs.len()).collect();
+    by_confidence.sort_by(|&a, &b| confidence[b].total_cmp(&confidence[a]).then(a.cmp(&b)));
+    let (sure, unsure) = by_confidence.split_at(songs.len() / 2);
+    let half_accuracy = |idx: &[usize]| {
+        let v: Vec<f32> = idx.iter().map(|&i| valence[i]).collect();
+        let g: Vec<bool> = idx.iter().map(|&i| gold[i]).collect();
+        sign_accuracy(&v, &g)
+    };
     Ok(SongEval {
         split: split.to_string(),
         examples: songs.len(),
         accuracy: sign_accuracy(&valence, &gold),
         roc_auc: roc_auc(&valence, &gold),
+        accuracy_confident_half: half_accuracy(sure),
+        accuracy_other_half: half_accuracy(unsure),
     })
 }
 
-/// The valence of each song as `analyze` reads it; a song without words reads as neutral (0).
-pub fn song_valences(engine: &Engine, records: &[LyricsRecord]) -> anyhow::Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(records.len());
+/// The valence and confidence of each song as `analyze` reads them; a song without words reads as neutral (0)
+/// with no confidence.
+pub fn song_valences(
+    engine: &Engine,
+    records: &[LyricsRecord],
+) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    let (mut valence, mut confidence) = (Vec::new(), Vec::new());
     // A few songs at a time, like the analysis job, so memory stays flat.
     for batch in records.chunks(crate::emotion::analyze::SONGS_PER_BATCH) {
         let refs: Vec<&LyricsRecord> = batch.iter().collect();
         for mood in engine.analyze_lyrics(&refs, "eval")? {
-            out.push(mood.map_or(0.0, |m| m.reading.valence));
+            valence.push(mood.as_ref().map_or(0.0, |m| m.reading.valence));
+            confidence.push(mood.as_ref().map_or(0.0, |m| m.confidence));
         }
     }
-    Ok(out)
+    Ok((valence, confidence))
 }
 
 /// The share of items whose score is on the side of 0 their label says (`true`: above 0).
