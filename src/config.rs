@@ -16,11 +16,8 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../data/config.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read the config: {detail}")]
+    Read { path: PathBuf, detail: String },
     #[error("config file {path}: {message}\n  fix: correct or remove that key; `moodtape config default` prints every key with its default")]
     Parse { path: PathBuf, message: String },
     #[error("config file {path}: key `{key}`: {problem}\n  fix: {fix}")]
@@ -40,8 +37,11 @@ pub struct Config {
     pub ui: Ui,
     pub lyrics: Lyrics,
     pub recommend: Recommend,
+    pub scan: Scan,
     pub player: Player,
     pub mpd: Mpd,
+    pub radio: Radio,
+    pub backup: Backup,
     /// TUI key bindings that replace the built-in ones, action name to keys (`like = ["+", "ctrl-l"]`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
@@ -94,6 +94,8 @@ pub struct Lyrics {
     pub requests_per_second: f64,
     pub retries: u32,
     pub not_found_ttl_days: u32,
+    /// Timeouts or 429s in a row after which a run stops asking the server.
+    pub breaker_after: u32,
 }
 
 /// The lyrics sources moodtape knows, in their default order.
@@ -111,6 +113,7 @@ impl Default for Lyrics {
             requests_per_second: 4.0,
             retries: 3,
             not_found_ttl_days: 7,
+            breaker_after: crate::lyrics::lrclib::DEFAULT_BREAKER_AFTER,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct Recommend {
     pub limit: usize,
     pub journey_length: usize,
     pub feedback_strength: f32,
+    /// Seconds `recommend` may spend looking up missing lyrics before it ranks (0: it does not look them up).
+    pub prefetch_budget_s: f64,
 }
 
 impl Default for Recommend {
@@ -136,6 +141,21 @@ impl Default for Recommend {
             limit: 20,
             journey_length: 10,
             feedback_strength: w.feedback,
+            prefetch_budget_s: 5.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scan {
+    pub follow_symlinks: bool,
+}
+
+impl Scan {
+    pub fn options(&self) -> crate::library::scan::ScanOptions {
+        crate::library::scan::ScanOptions {
+            follow_symlinks: self.follow_symlinks,
         }
     }
 }
@@ -165,16 +185,52 @@ impl Default for Mpd {
     }
 }
 
+/// The mood radio (`moodtape radio`, the TUI's radio key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Radio {
+    /// A song skipped within 30 s while the radio plays counts as a mild dislike for the radio's mood.
+    pub skip_is_dislike: bool,
+    /// Songs the radio keeps in MPD's queue after the current one, unless `--ahead` says otherwise.
+    pub ahead: usize,
+}
+
+impl Default for Radio {
+    fn default() -> Self {
+        Radio {
+            skip_is_dislike: true,
+            ahead: 5,
+        }
+    }
+}
+
+/// Rolling backups of the library, written after each session that changed songs, lyrics or feedback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Backup {
+    /// How many backups to keep per database (0: none are written).
+    pub keep: usize,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup { keep: 3 }
+    }
+}
+
 impl Lyrics {
     /// How the LRCLIB client talks to the server.
     pub fn lrclib_settings(&self) -> LrclibSettings {
-        LrclibSettings::new(
-            &self.lrclib_url,
-            self.connect_timeout_s,
-            self.timeout_s,
-            self.retries,
-            self.requests_per_second,
-        )
+        LrclibSettings {
+            breaker_after: self.breaker_after,
+            ..LrclibSettings::new(
+                &self.lrclib_url,
+                self.connect_timeout_s,
+                self.timeout_s,
+                self.retries,
+                self.requests_per_second,
+            )
+        }
     }
 
     /// What a lyrics fetch needs; `offline` is the `--offline` flag.
@@ -201,6 +257,12 @@ impl Recommend {
             feedback: self.feedback_strength.max(0.0),
         }
     }
+
+    /// How long `recommend` may look up missing lyrics first; `None` when it should not look them up.
+    pub fn prefetch_budget(&self) -> Option<std::time::Duration> {
+        (self.prefetch_budget_s.is_finite() && self.prefetch_budget_s > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.prefetch_budget_s.min(600.0)))
+    }
 }
 
 impl Mpd {
@@ -219,6 +281,10 @@ impl Mpd {
             &self.settings(),
             std::env::var("MPD_HOST").ok().as_deref(),
             std::env::var("MPD_PORT").ok().as_deref(),
+            std::env::var_os("XDG_RUNTIME_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .as_deref(),
         )
     }
 }
@@ -227,14 +293,12 @@ impl Config {
     /// Loads the file at `path`; a missing file at the default location means the defaults. `explicit` is set when
     /// the user named the file (flag or env), where a missing file is an error.
     pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
+        match crate::files::read_text_bounded(path, crate::files::MAX_CONFIG_BYTES, "a config") {
             Ok(text) => Config::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
-                Ok(Config::default())
-            }
-            Err(source) => Err(ConfigError::Read {
+            Err(e) if e.is_not_found() && !explicit => Ok(Config::default()),
+            Err(e) => Err(ConfigError::Read {
                 path: path.to_path_buf(),
-                source,
+                detail: e.to_string(),
             }),
         }
     }
@@ -263,20 +327,10 @@ impl Config {
                 "use \"auto\", \"cpu\", \"cuda\", \"cuda:N\" or \"metal\"",
             ));
         }
-        if self.general.batch_size == 0 || self.general.batch_size > 512 {
-            return Err(invalid(
-                "general.batch_size",
-                format!("{} is out of range", self.general.batch_size),
-                "use a number from 1 to 512",
-            ));
-        }
-        if self.ui.max_fps == 0 || self.ui.max_fps > 240 {
-            return Err(invalid(
-                "ui.max_fps",
-                format!("{} is out of range", self.ui.max_fps),
-                "use a number from 1 to 240",
-            ));
-        }
+        let range = Ranges { invalid: &invalid };
+        range.check("general.batch_size", self.general.batch_size, 1, 512)?;
+        range.check("ui.max_fps", self.ui.max_fps, 1, 240)?;
+        range.check("backup.keep", self.backup.keep, 0, 100)?;
         for source in &self.lyrics.sources {
             if !LYRICS_SOURCES.contains(&source.as_str()) {
                 return Err(invalid(
@@ -295,43 +349,42 @@ impl Config {
                 "give the server's base URL, such as \"https://lrclib.net\"",
             ));
         }
-        let positive = [
-            ("lyrics.timeout_s", self.lyrics.timeout_s),
-            ("lyrics.connect_timeout_s", self.lyrics.connect_timeout_s),
-            (
-                "lyrics.requests_per_second",
-                self.lyrics.requests_per_second,
-            ),
-        ];
-        for (key, value) in positive {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(invalid(
-                    key,
-                    format!("{value} must be above 0"),
-                    "use a positive number",
-                ));
-            }
-        }
-        if self.lyrics.max_concurrency == 0 || self.lyrics.max_concurrency > 32 {
-            return Err(invalid(
-                "lyrics.max_concurrency",
-                format!("{} is out of range", self.lyrics.max_concurrency),
-                "use a number from 1 to 32",
-            ));
-        }
+        range.check("lyrics.timeout_s", self.lyrics.timeout_s, 0.5, 600.0)?;
+        range.check(
+            "lyrics.connect_timeout_s",
+            self.lyrics.connect_timeout_s,
+            0.5,
+            120.0,
+        )?;
+        // Slower than one request in 50 s would leave a fetch waiting for hours; faster than 50 a second is abuse.
+        range.check(
+            "lyrics.requests_per_second",
+            self.lyrics.requests_per_second,
+            0.02,
+            50.0,
+        )?;
+        range.check("lyrics.max_concurrency", self.lyrics.max_concurrency, 1, 32)?;
+        range.check("lyrics.retries", self.lyrics.retries, 0, 10)?;
+        range.check(
+            "lyrics.not_found_ttl_days",
+            self.lyrics.not_found_ttl_days,
+            0,
+            3650,
+        )?;
+        range.check("lyrics.breaker_after", self.lyrics.breaker_after, 1, 100)?;
+        range.check(
+            "recommend.prefetch_budget_s",
+            self.recommend.prefetch_budget_s,
+            0.0,
+            600.0,
+        )?;
         let weights = [
             ("recommend.weight_emotion", self.recommend.weight_emotion),
             ("recommend.weight_va", self.recommend.weight_va),
             ("recommend.weight_lyrics", self.recommend.weight_lyrics),
         ];
         for (key, value) in weights {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(invalid(
-                    key,
-                    format!("{value} is negative"),
-                    "use a weight of 0 or more",
-                ));
-            }
+            range.check(key, value, 0.0, 100.0)?;
         }
         if weights.iter().map(|(_, w)| w).sum::<f32>() <= 0.0 {
             return Err(invalid(
@@ -340,21 +393,55 @@ impl Config {
                 "give at least one weight a value above 0",
             ));
         }
-        if !(0.0..=0.5).contains(&self.recommend.feedback_strength) {
-            return Err(invalid(
-                "recommend.feedback_strength",
-                format!("{} is out of range", self.recommend.feedback_strength),
-                "use a number from 0 to 0.5",
-            ));
-        }
-        if self.recommend.limit == 0 || self.recommend.journey_length < 2 {
-            return Err(invalid(
-                "recommend.limit",
-                "limit must be at least 1 and journey_length at least 2".into(),
-                "raise the value",
-            ));
-        }
+        range.check(
+            "recommend.feedback_strength",
+            self.recommend.feedback_strength,
+            0.0,
+            0.5,
+        )?;
+        range.check("recommend.limit", self.recommend.limit, 1, MAX_LIMIT)?;
+        range.check(
+            "recommend.journey_length",
+            self.recommend.journey_length,
+            2,
+            MAX_JOURNEY,
+        )?;
+        range.check("mpd.port", self.mpd.port, 1, u16::MAX)?;
+        range.check("radio.ahead", self.radio.ahead, 1, MAX_RADIO_AHEAD)?;
         Ok(())
+    }
+}
+
+/// The most songs one recommendation holds (and the bound of `--limit`).
+pub const MAX_LIMIT: usize = 1000;
+/// The most songs a mood radio keeps ahead (and the bound of `--ahead`).
+pub const MAX_RADIO_AHEAD: usize = 50;
+/// The longest journey (and the bound of `--limit` for journeys).
+pub const MAX_JOURNEY: usize = 200;
+
+/// Range checks that name the key, the value and the range.
+struct Ranges<'a> {
+    invalid: &'a dyn Fn(&str, String, &str) -> ConfigError,
+}
+
+impl Ranges<'_> {
+    /// `value` must lie in `lo..=hi` (a NaN never does).
+    fn check<T: PartialOrd + std::fmt::Debug>(
+        &self,
+        key: &str,
+        value: T,
+        lo: T,
+        hi: T,
+    ) -> Result<(), ConfigError> {
+        if value >= lo && value <= hi {
+            Ok(())
+        } else {
+            Err((self.invalid)(
+                key,
+                format!("{value:?} is out of range"),
+                &format!("use a number from {lo:?} to {hi:?}"),
+            ))
+        }
     }
 }
 
@@ -408,5 +495,39 @@ mod tests {
         let err =
             Config::parse("[lyrics]\ntimeout_s = \"soon\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("timeout_s"), "{err}");
+    }
+
+    #[test]
+    fn breaker_and_prefetch_budget_have_ranges() {
+        for text in [
+            "[lyrics]\nbreaker_after = 0\n",
+            "[lyrics]\nbreaker_after = 101\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err();
+            assert!(err.to_string().contains("lyrics.breaker_after"), "{err}");
+            assert!(err.to_string().contains("1 to 100"), "{err}");
+        }
+        for text in [
+            "[recommend]\nprefetch_budget_s = -1\n",
+            "[recommend]\nprefetch_budget_s = 601\n",
+            "[recommend]\nprefetch_budget_s = nan\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err();
+            assert!(
+                err.to_string().contains("recommend.prefetch_budget_s"),
+                "{err}"
+            );
+        }
+        let c = Config::parse(
+            "[lyrics]\nbreaker_after = 5\n[recommend]\nprefetch_budget_s = 0\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.lyrics.lrclib_settings().breaker_after, 5);
+        assert_eq!(c.recommend.prefetch_budget(), None);
+        assert_eq!(
+            Recommend::default().prefetch_budget(),
+            Some(std::time::Duration::from_secs(5))
+        );
     }
 }

@@ -2,13 +2,14 @@
 //! that fit, or gently change, how you feel.
 //!
 //! Layers, each using only those listed before it (a test reads the imports and holds this order):
-//! `sanitize`, `paths` → `records` → `store` → `library`, `lyrics`, `emotion`, `recommend`, `player` (the
+//! `sanitize`, `paths` → `files` → `records` → `store` → `library`, `lyrics`, `emotion`, `recommend`, `player` (the
 //! domain) → `config` → `service` (the one core) → `lab` (train, eval, bench) → `server` → `cli`, `tui` (the
 //! faces, which never use each other).
 
 pub mod cli;
 pub mod config;
 pub mod emotion;
+pub mod files;
 pub mod lab;
 pub mod library;
 pub mod lyrics;

@@ -84,10 +84,57 @@ fn strip(input: &str, keep_newlines: bool) -> String {
             }
             '\n' => out.push(if keep_newlines { '\n' } else { ' ' }),
             '\t' => out.push(if keep_newlines { '\t' } else { ' ' }),
+            // Line and paragraph separators end a line in some terminals and editors.
+            '\u{2028}' | '\u{2029}' => out.push(if keep_newlines { '\n' } else { ' ' }),
             c if c.is_control() => {}
-            // Bidi overrides and zero-width formatting can make text display as something other than it is.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200b}' | '\u{feff}' => {}
+            c if is_invisible(c) => {}
             c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Bidi marks, embeddings, overrides and isolates, and zero-width or invisible formatting characters: they can
+/// make text display as something other than it is (or reorder what follows it on the line). Zero-width
+/// (non-)joiners stay: emoji sequences and several scripts need them.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
+}
+
+/// Whether `c` must never reach a terminal as it is: a control character (C0, DEL, C1) other than newline and
+/// tab, or an invisible/bidi mark.
+pub fn is_unsafe_for_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || is_invisible(c)
+        || c == '\u{2028}'
+        || c == '\u{2029}'
+}
+
+/// Escapes in JSON text every character a terminal could act on that serde leaves raw (C1 controls, bidi and
+/// invisible marks, line separators) as `\uXXXX`, so `--json` output is safe to print and still decodes to the
+/// same strings. Such characters only occur inside JSON strings, where the escape means the same.
+pub fn escape_json_for_terminal(json: &str) -> String {
+    if !json.chars().any(is_unsafe_for_terminal) {
+        return json.to_string();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_unsafe_for_terminal(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
         }
     }
     out
@@ -158,6 +205,25 @@ mod tests {
         assert_eq!(clean_multiline("a\u{1b}]52;c;ZXZpbA=="), "a");
         assert_eq!(clean_multiline("x\u{1b}(By"), "xy");
         assert_eq!(clean_multiline("x\u{1b}"), "x");
+    }
+
+    #[test]
+    fn bidi_and_invisible_marks_and_separators_are_removed() {
+        let raw = "a\u{200e}b\u{200f}c\u{61c}d\u{2066}e\u{2069}f\u{2028}g\u{2029}h\u{2060}i";
+        assert_eq!(clean_multiline(raw), "abcdef\ng\nhi");
+        assert_eq!(clean_line(raw), "abcdef g hi");
+        // Joiners stay: emoji sequences need them.
+        assert_eq!(clean_line("👩\u{200d}💻"), "👩\u{200d}💻");
+    }
+
+    #[test]
+    fn json_escapes_keep_the_data_and_drop_the_raw_bytes() {
+        let value = serde_json::json!({"name": "x\u{9b}2J\u{202e}y\u{1b}]0;t\u{7}"});
+        let text = escape_json_for_terminal(&serde_json::to_string(&value).unwrap());
+        assert!(!text.chars().any(is_unsafe_for_terminal), "{text}");
+        assert!(!text.contains('\u{1b}'));
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
     }
 
     #[test]

@@ -182,9 +182,12 @@ fn songs_are_read_by_chunks_with_repeated_choruses_read_once() {
     let lyrics = format!("i feel empty on the road home\nthe night is quiet and the sky is full\n\n{chorus}\n\nsad heart cry water in the night\nrest now rest now quiet home on the road\n\n{chorus}");
     let record = LyricsRecord::new(&lyrics, LyricsOrigin::Manual);
     let instrumental = LyricsRecord::instrumental(LyricsOrigin::Manual);
+    let before = engine.texts_encoded();
     let out = engine
         .analyze_lyrics(&[&record, &instrumental], "k")
         .unwrap();
+    // Four chunks, three different: the encoder reads three texts.
+    assert_eq!(engine.texts_encoded() - before, 3);
     assert!(out[1].is_none(), "no words, no guess");
     let mood = out[0].as_ref().unwrap();
     assert_eq!(mood.chunks.len(), 4, "{:?}", mood.chunks);

@@ -150,3 +150,57 @@ fn headerless_csv_by_column_numbers_via_cli() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.csv"));
 }
+
+/// Names that a transliteration folds together (是 and 事 are both "shi") are different songs: both are imported
+/// and neither replaces the other; a true duplicate still updates.
+#[test]
+fn names_in_any_script_import_without_collisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("names.csv");
+    let rows = [
+        ("王菲", "是"),
+        ("王菲", "事"),
+        ("王菲", "试"),
+        ("Кино", "Группа крови"),
+        ("Кино", "Группа кровь"),
+        ("فيروز", "نسم علينا الهوى"),
+        ("فيروز", "نسّم علينا الهوى"),
+        ("🎸 Band", "🔥"),
+        ("🎸 Band", "💧"),
+        ("Café", "Olé"),
+        ("Cafe", "Ole"),
+    ];
+    let mut text = String::from("artist,title\n");
+    for (a, t) in rows {
+        text.push_str(&format!("{a},{t}\n"));
+    }
+    // A true duplicate (the same names, another case) updates the song instead of adding one.
+    text.push_str("王菲,是\nCAFÉ,OLÉ\n");
+    std::fs::write(&csv, text).unwrap();
+    let out = common::moodtape(dir.path())
+        .args(["import", "--json"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = common::moodtape(dir.path())
+        .args(["library", "list", "--json"])
+        .output()
+        .unwrap();
+    let list = common::json_out(&out);
+    let songs = list["songs"].as_array().unwrap();
+    assert_eq!(songs.len(), rows.len(), "{list}");
+    for (a, t) in rows {
+        assert!(
+            songs.iter().any(
+                |s| s["title"].as_str().unwrap().to_lowercase() == t.to_lowercase()
+                    && s["artist"].as_str().unwrap().to_lowercase() == a.to_lowercase()
+            ),
+            "{a} - {t} is missing: {list}"
+        );
+    }
+}

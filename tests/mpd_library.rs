@@ -263,10 +263,53 @@ fn a_password_is_sent_and_a_wrong_one_reported() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MPD answered") && err.contains("permission"),
+        "{err}"
+    );
     // The right password in MPD_HOST, as mpc takes it.
     mt(&home, mpd.port, "s3cret@127.0.0.1")
         .args(["play", "Artist Two - Rain Again", "--mpd", "--replace"])
         .assert()
         .success();
     assert_eq!(mpd.queue(), vec![TRACKS[1].path]);
+}
+
+/// A missing mpd fails the test under CI (`CI=true`, as `.ci/run` sets) and is a visible skip elsewhere: the
+/// test above is run again in a child process of this test binary, with mpd made missing.
+#[test]
+fn ci_turns_a_missing_mpd_into_a_failing_test() {
+    let me = std::env::current_exe().unwrap();
+    let run = |ci: Option<&str>| {
+        let mut cmd = std::process::Command::new(&me);
+        cmd.args(["scan_imports_mpd_and_play_queues_songs", "--exact"])
+            .env("MOODTAPE_TEST_MPD", "/nonexistent/mpd");
+        match ci {
+            Some(v) => cmd.env("CI", v),
+            None => cmd.env_remove("CI"),
+        };
+        cmd.output().unwrap()
+    };
+    let out = run(Some("true"));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("CI must not skip"), "{all}");
+    assert!(all.contains("1 failed"), "{all}");
+
+    let out = run(None);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("SKIPPED scan_imports_mpd_and_play_queues_songs"),
+        "{all}"
+    );
 }

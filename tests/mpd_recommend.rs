@@ -39,6 +39,7 @@ const SONGS: [(&str, &str, &str); 5] = [
 
 #[test]
 fn recommend_queues_its_playlist_on_mpd() {
+    common::ensure_model();
     let Some(bin) = require_mpd("recommend_queues_its_playlist_on_mpd") else {
         return;
     };

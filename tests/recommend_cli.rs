@@ -56,6 +56,7 @@ fn check_shape(list: &[Value]) {
 
 #[test]
 fn recommend_on_the_demo_library() {
+    common::ensure_model();
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path();
     let text = "I miss you and the rain will not stop";
@@ -153,7 +154,27 @@ fn recommend_on_the_demo_library() {
         ])
         .arg(&m3u)
         .assert()
-        .success();
+        .code(1)
+        .stderr(predicates::str::contains(
+            "no audio file (the demo library has none)",
+        ));
+    assert!(!m3u.exists(), "a playlist of nothing was written");
+    moodtape(home)
+        .args([
+            "--demo",
+            "--offline",
+            "recommend",
+            "match",
+            text,
+            "--limit",
+            "6",
+            "--allow-empty",
+            "--out",
+        ])
+        .arg(&m3u)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("wrote 0 of 6 songs"));
     let entries = moodtape::player::parse_m3u8(&std::fs::read_to_string(&m3u).unwrap());
     let names: Vec<String> = songs(&first)
         .iter()
@@ -233,5 +254,5 @@ fn usage_errors() {
     moodtape(tmp.path())
         .args(["--offline", "recommend", "near", "3", "0"])
         .assert()
-        .code(1);
+        .code(2);
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{retag, write_audio, Tags};
-use moodtape::library::scan::scan;
+use moodtape::library::scan::{scan, ScanOptions};
 use moodtape::records::LyricsOrigin;
 use moodtape::store::Store;
 
@@ -61,7 +61,13 @@ fn scan_reads_tags_sidecars_and_survives_bad_files() {
     }
 
     let store = Store::open(&dir.path().join("db")).unwrap();
-    let summary = scan(&store, std::slice::from_ref(&music), &mut |_| {}).unwrap();
+    let summary = scan(
+        &store,
+        std::slice::from_ref(&music),
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     let expected = if cfg!(unix) { 6 } else { 5 };
     assert_eq!(summary.added, expected, "{summary:?}");
     assert_eq!(
@@ -116,7 +122,13 @@ fn scan_reads_tags_sidecars_and_survives_bad_files() {
     );
 
     // A second scan with nothing changed skips everything.
-    let again = scan(&store, std::slice::from_ref(&music), &mut |_| {}).unwrap();
+    let again = scan(
+        &store,
+        std::slice::from_ref(&music),
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(again.added, 0);
     assert_eq!(again.updated, 0);
     assert_eq!(again.unchanged, expected);
@@ -128,7 +140,13 @@ fn scan_reads_tags_sidecars_and_survives_bad_files() {
         &tags("Ada Vale", "Morning Light (Live)", Some("sun is up")),
     );
     std::fs::remove_file(music.join("two.flac")).unwrap();
-    let third = scan(&store, std::slice::from_ref(&music), &mut |_| {}).unwrap();
+    let third = scan(
+        &store,
+        std::slice::from_ref(&music),
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(third.updated, 1, "{third:?}");
     assert_eq!(third.removed, 1, "{third:?}");
     let songs = store.all_songs().unwrap();
@@ -178,7 +196,135 @@ fn scan_cli_reports_summary_as_json() {
 fn scanning_a_missing_folder_is_a_clear_problem() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).unwrap();
-    let summary = scan(&store, &[dir.path().join("nope")], &mut |_| {}).unwrap();
+    let summary = scan(
+        &store,
+        &[dir.path().join("nope")],
+        ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(summary.added, 0);
     assert_eq!(summary.problems.len(), 1);
+}
+
+/// A rescan keeps the songs of a folder it cannot list (a permission, a network mount that went away) with
+/// their lyrics, removes only songs whose files are really gone, and gives a song whose file comes back the
+/// lyrics it had. Unreadable folders need a user the permissions bind: as root the scan runs as `nobody`.
+#[cfg(unix)]
+#[test]
+fn a_rescan_keeps_what_it_could_not_read_and_lyrics_come_back_with_their_file() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    use moodtape::records::{LyricsRecord, SongId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let music = home.join("music");
+    let db = home.join("lib.db");
+    for sub in ["locked", "gone"] {
+        std::fs::create_dir_all(music.join(sub)).unwrap();
+    }
+    write_audio(&music.join("a.wav"), &tags("Ada", "Open", None), 1);
+    write_audio(&music.join("locked/b.wav"), &tags("Bo", "Shut", None), 1);
+    write_audio(
+        &music.join("locked/c.wav"),
+        &tags("Cy", "Shut Too", None),
+        1,
+    );
+    write_audio(&music.join("gone/d.wav"), &tags("Di", "Away", None), 1);
+    let d_bytes = std::fs::read(music.join("gone/d.wav")).unwrap();
+
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let open_up = || {
+        if root {
+            for e in walkdir::WalkDir::new(&home).into_iter().flatten() {
+                let mode = if e.file_type().is_dir() { 0o777 } else { 0o666 };
+                let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(mode));
+            }
+        }
+    };
+    let scan_json = |locked: bool| {
+        open_up();
+        if locked {
+            std::fs::set_permissions(music.join("locked"), std::fs::Permissions::from_mode(0o000))
+                .unwrap();
+        }
+        let mut cmd = common::moodtape_std(&home);
+        cmd.arg("--db")
+            .arg(&db)
+            .arg("scan")
+            .arg(&music)
+            .arg("--json");
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        let out = cmd.output().unwrap();
+        std::fs::set_permissions(music.join("locked"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        common::json_out(&out)
+    };
+    let id = |path: &str| {
+        SongId::for_location(&moodtape::records::Location::File(
+            std::fs::canonicalize(&music).unwrap().join(path),
+        ))
+        .unwrap()
+    };
+
+    let first = scan_json(false);
+    assert_eq!(first["added"], 4, "{first}");
+    {
+        let store = Store::open(&db).unwrap();
+        for path in ["locked/b.wav", "gone/d.wav"] {
+            let song = store.song(&id(path)).unwrap().unwrap();
+            let record =
+                LyricsRecord::new(&format!("fetched words of {path}"), LyricsOrigin::Lrclib);
+            store.set_lyrics(&song, &record).unwrap();
+        }
+    }
+
+    // The locked folder cannot be listed, and d.wav is really gone.
+    std::fs::remove_file(music.join("gone/d.wav")).unwrap();
+    let second = scan_json(true);
+    assert_eq!(second["removed"], 1, "{second}");
+    let problems = second["problems"].to_string();
+    assert!(
+        problems.contains("2 songs under it not checked and kept"),
+        "{second}"
+    );
+    assert!(
+        problems.to_lowercase().contains("permission denied"),
+        "{second}"
+    );
+    {
+        let store = Store::open(&db).unwrap();
+        assert_eq!(store.all_songs().unwrap().len(), 3);
+        let b = store.song(&id("locked/b.wav")).unwrap().expect("b is kept");
+        assert_eq!(b.lyrics_origin, Some(LyricsOrigin::Lrclib));
+        assert_eq!(
+            store.lyrics.get(b.id.as_str()).unwrap().unwrap().text,
+            "fetched words of locked/b.wav"
+        );
+        assert!(store.song(&id("gone/d.wav")).unwrap().is_none());
+    }
+
+    // d.wav comes back: it gets the lyrics it had.
+    std::fs::write(music.join("gone/d.wav"), d_bytes).unwrap();
+    let third = scan_json(false);
+    assert_eq!(third["added"], 1, "{third}");
+    let store = Store::open(&db).unwrap();
+    let d = store.song(&id("gone/d.wav")).unwrap().expect("d is back");
+    assert_eq!(d.lyrics_origin, Some(LyricsOrigin::Lrclib));
+    assert_eq!(
+        store.lyrics.get(d.id.as_str()).unwrap().unwrap().text,
+        "fetched words of gone/d.wav"
+    );
+    assert!(store.tombstones.is_empty());
+    assert_eq!(store.all_songs().unwrap().len(), 4);
 }

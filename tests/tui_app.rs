@@ -5,14 +5,14 @@
 mod tui_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use moodtape::records::LyricsRecord;
-use moodtape::records::Quadrant;
-use moodtape::records::{Location, Song};
+use moodtape::records::{Location, LyricsRecord, MoodSummary, Quadrant, Song};
 use moodtape::service::{Destination, Event, JobKind, JobStatus, Mode, ModelStatus};
 use moodtape::tui::action::{Action, Pane};
 use moodtape::tui::editor::EditOp;
 use moodtape::tui::layer::Layer;
-use moodtape::tui::state::{App, Effect, JobState, ModelState, MoodState, Reply, SortKey};
+use moodtape::tui::state::{
+    App, Effect, ImportJob, ImportReply, JobState, ModelState, MoodState, Reply, SortKey,
+};
 use tui_support::*;
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -186,6 +186,7 @@ fn a_mood_is_read_in_the_background_then_fills_the_playlist() {
     );
     assert!(app.playlist.entries.is_empty());
     let new = picks(&app, 5);
+    let sent: Vec<String> = new.iter().map(|e| e.pick.song.id.to_string()).collect();
     act(
         &mut app,
         Action::Reply(Reply::Playlist {
@@ -193,13 +194,15 @@ fn a_mood_is_read_in_the_background_then_fills_the_playlist() {
             entries: new,
         }),
     );
-    assert_eq!(app.playlist.entries.len(), 5);
     assert!(app.playlist.pending.is_none());
-    assert!(app
+    // The playlist holds exactly the current reply's songs, in its order (none of the stale reply's).
+    let shown: Vec<String> = app
         .playlist
         .entries
         .iter()
-        .all(|e| e.reason.contains("from your mood")));
+        .map(|e| e.song.id.to_string())
+        .collect();
+    assert_eq!(shown, sent);
 }
 
 #[test]
@@ -230,7 +233,7 @@ fn model_failure_is_reported_and_never_fatal() {
     act(&mut app, Action::Reply(Reply::Failed("MPD is away".into())));
     assert!(!app.quit);
     let screen = text(&draw(&app, 120, 40));
-    assert!(screen.contains("model: no weights"), "{screen}");
+    assert!(screen.contains("✗ no weights"), "{screen}");
     assert!(screen.contains("analysis failed: disk full"), "{screen}");
     assert!(screen.contains("MPD is away"), "{screen}");
 }
@@ -717,6 +720,8 @@ fn a_hundred_thousand_songs_open_and_filter_without_blocking() {
         let t = std::time::Instant::now();
         app.update(Action::Edit(EditOp::Insert(c)));
         slowest = slowest.max(t.elapsed());
+        // The key press itself only starts the filter; the scoring is left to the frames that follow.
+        assert!(app.busy(), "the key press filtered 100k songs at once");
         let mut slices = 0;
         while app.busy() {
             let t = std::time::Instant::now();
@@ -727,13 +732,9 @@ fn a_hundred_thousand_songs_open_and_filter_without_blocking() {
         }
     }
     assert_eq!(app.library.rows.len(), 25_000);
+    // Times are for the reader only (speed targets live in the bench commands): what the test holds is that the
+    // work is spread over many small steps, never done in one.
     eprintln!("100k songs: open {open:?}, first frame {first_frame:?}, slowest step {slowest:?}");
-    // Generous bounds: debug build on a busy machine. The point is that no step scans-and-sorts all at once.
-    assert!(
-        first_frame < std::time::Duration::from_secs(5),
-        "{first_frame:?}"
-    );
-    assert!(slowest < std::time::Duration::from_secs(2), "{slowest:?}");
 }
 
 #[test]
@@ -913,4 +914,589 @@ fn quadrant_colours_come_from_the_theme() {
         }
     }
     assert!(seen > 5);
+}
+
+#[test]
+fn changes_made_elsewhere_show_up() {
+    let mut app = demo_app();
+    let before = app.songs.len();
+    let analyzed = app.moods.iter().filter(|m| m.is_some()).count();
+    press(&mut app, key(KeyCode::Char('j')));
+    press(&mut app, key(KeyCode::Char('j')));
+    let selected = app.songs[app.library.selected_song().unwrap()].id.clone();
+
+    // Another shell imported songs: the library is read again, analyses and the selection stay with their songs.
+    let effects = act(&mut app, Action::Service(Event::LibraryChanged));
+    assert_eq!(effects, vec![Effect::ReloadLibrary]);
+    let mut songs = app.songs.clone();
+    songs.insert(
+        0,
+        Song::new("Aaron Arrival", "Brand New", "", Location::None),
+    );
+    act(&mut app, Action::Reply(Reply::Library(songs)));
+    assert_eq!(app.songs.len(), before + 1);
+    assert_eq!(app.moods.iter().filter(|m| m.is_some()).count(), analyzed);
+    assert_eq!(
+        app.songs[app.library.selected_song().unwrap()].id,
+        selected,
+        "the selection stays on its song"
+    );
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains(&format!("{} songs", before + 1)),
+        "{screen}"
+    );
+
+    // A playlist sent to MPD from elsewhere is told.
+    act(
+        &mut app,
+        Action::Service(Event::Queued {
+            songs: 7,
+            at: "127.0.0.1:6600".into(),
+        }),
+    );
+    let (error, text) = app.jobs.message.clone().unwrap();
+    assert!(
+        !error && text.contains("plays a playlist of 7 songs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_mood_read_before_any_analysis_gets_its_playlist_as_analysis_comes() {
+    let demo = demo();
+    let songs: Vec<Song> = demo.iter().map(|d| d.0.clone()).collect();
+    let mut app = App::new(songs, options());
+    act(&mut app, Action::FocusMood);
+    type_text(&mut app, MOOD_TEXT);
+    let effects = act(&mut app, Action::Edit(EditOp::Submit));
+    let Some(Effect::ReadMood { id, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}");
+    };
+    let effects = act(
+        &mut app,
+        Action::Reply(Reply::MoodRead {
+            id,
+            mood: text_mood(),
+        }),
+    );
+    let Some(Effect::Recommend { id: rid, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}");
+    };
+    // Nothing is analyzed yet: the core says so.
+    act(
+        &mut app,
+        Action::Reply(Reply::RecommendFailed {
+            id: rid,
+            reason: "no song has a mood analysis yet".into(),
+        }),
+    );
+    assert!(app
+        .playlist
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("recommendations come as analysis goes"));
+    // The first stored analyses ask again, for the same mood.
+    let batch = vec![(
+        demo[0].0.id.clone(),
+        MoodSummary::of(&song_mood(0, &demo[0].1, demo[0].2).reading),
+    )];
+    let effects = act(&mut app, moods_stored(batch));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Recommend { request, .. }]
+            if matches!(&request.mode, Mode::Match { text, .. } if text == MOOD_TEXT)),
+        "{effects:?}"
+    );
+}
+
+/// Names in wide and right-to-left scripts and emoji keep the library's columns aligned.
+#[test]
+fn names_in_any_script_draw_aligned() {
+    let songs: Vec<Song> = [
+        ("王菲", "是"),
+        ("王菲", "事"),
+        ("Кино", "Группа крови"),
+        ("فيروز", "نسم علينا الهوى"),
+        ("🎸 Band", "🔥 Fire"),
+        ("Ada Vale", "Morning Light"),
+    ]
+    .iter()
+    .map(|(a, t)| Song::new(a, t, "", Location::None))
+    .collect();
+    let app = App::new(songs, options());
+    for (w, h) in [(80, 24), (120, 40)] {
+        snap("names_in_any_script", &app, w, h);
+    }
+}
+
+// ---- styles: what the text snapshots cannot see ----
+
+/// The (x, y) of the first cell where `needle` starts on row `y` or below.
+fn find(t: &ratatui::Terminal<ratatui::backend::TestBackend>, needle: &str) -> (u16, u16) {
+    let buf = t.backend().buffer();
+    for y in 0..buf.area.height {
+        let row: Vec<String> = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        let line: String = row.concat();
+        if let Some(byte) = line.find(needle) {
+            // Cells are one symbol each here (no wide characters on these rows).
+            let x = line[..byte].chars().count() as u16;
+            return (x, y);
+        }
+    }
+    panic!("{needle:?} not on screen:\n{}", text(t));
+}
+
+#[test]
+fn selection_matches_focus_and_quadrants_are_styled() {
+    let th = theme();
+    let app = demo_app();
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+
+    // The selected song (the first row, the library has the focus) is drawn in the selection colours.
+    let (x, y) = find(&t, "Café Lumière");
+    assert_eq!(buf[(x, y)].bg, th.selection_bg, "selected row");
+    let (x2, y2) = find(&t, "Lamplight and Linen");
+    assert_ne!(buf[(x2, y2)].bg, th.selection_bg, "an unselected row");
+
+    // The focused pane has a thick border in the focus colour; the others a rounded one.
+    let (lx, ly) = find(&t, "Library [1]");
+    let corner = &buf[(lx - 2, ly)];
+    assert_eq!(corner.symbol(), "┏");
+    assert_eq!(corner.fg, th.border_focus);
+    let (mx, my) = find(&t, "Map [2]");
+    let corner = &buf[(mx - 2, my)];
+    assert_eq!(corner.symbol(), "╭");
+    assert_eq!(corner.fg, th.border);
+
+    // Filter matches are highlighted, the rest of the title is not.
+    let mut app = demo_app();
+    act(&mut app, Action::Search);
+    type_text(&mut app, "lull");
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+    let (x, y) = find(&t, "Lullaby");
+    for dx in 0..4 {
+        let cell = &buf[(x + dx, y)];
+        assert_eq!(cell.fg, th.highlight, "match {dx}");
+        assert!(cell.modifier.contains(ratatui::style::Modifier::UNDERLINED));
+    }
+    assert_ne!(buf[(x + 5, y)].fg, th.highlight, "past the match");
+
+    // Songs on the map are dots in their quadrant's colour: count the colours of the dots in each quarter (no
+    // mood read, so no playlist path crosses them).
+    let app = demo_app();
+    let t = draw(&app, 120, 40);
+    let buf = t.backend().buffer();
+    let (mx, my) = find(&t, "Map [2]");
+    let left = mx - 1;
+    let top = my + 1;
+    let (_, by) = find(&t, "★ you");
+    let (right, bottom) = (buf.area.width - 1, by);
+    let (mid_x, mid_y) = ((left + right) / 2, (top + bottom) / 2);
+    for (q, xs, ys) in [
+        (Quadrant::Q1, mid_x + 2..right - 1, top + 1..mid_y - 1),
+        (Quadrant::Q2, left + 1..mid_x - 2, top + 1..mid_y - 1),
+        (Quadrant::Q3, left + 1..mid_x - 2, mid_y + 2..bottom - 1),
+        (Quadrant::Q4, mid_x + 2..right - 1, mid_y + 2..bottom - 1),
+    ] {
+        let mut own = 0;
+        let mut other = 0;
+        for y in ys.clone() {
+            for x in xs.clone() {
+                let cell = &buf[(x, y)];
+                let is_dot = cell
+                    .symbol()
+                    .chars()
+                    .next()
+                    .is_some_and(|c| ('\u{2801}'..='\u{28ff}').contains(&c));
+                if !is_dot {
+                    continue;
+                }
+                if cell.fg == th.quadrant(q) {
+                    own += 1;
+                } else {
+                    other += 1;
+                }
+            }
+        }
+        assert!(
+            own >= 3 && own > 3 * other,
+            "{q:?}: {own} dots in its colour, {other} in others\n{}",
+            text(&t)
+        );
+    }
+}
+
+// ---- first run: the welcome, the folder prompt, scans and imports ----
+
+fn empty_app() -> App {
+    let mut app = App::new(Vec::new(), options());
+    app.update(Action::Reply(Reply::MoodsLoaded));
+    app.update(model_ready());
+    app
+}
+
+/// A music folder tree: `Music/`, `Musicals/`, `Mutter/`, a hidden `.music/`, and a file that is no folder.
+fn music_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["Music/Jazz", "Musicals", "Mutter", ".music"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    std::fs::write(dir.path().join("Museum.txt"), "not a folder").unwrap();
+    dir
+}
+
+/// Presses Tab in the folder prompt and answers it as the files worker does.
+fn tab_complete(app: &mut App) {
+    let effects = press(app, key(KeyCode::Tab));
+    let text = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::CompletePath { text } => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("Tab asks for a completion: {effects:?}"));
+    let completion = moodtape::tui::paths::complete(&text);
+    act(
+        app,
+        Action::Reply(Reply::Import(ImportReply::Completed(completion))),
+    );
+}
+
+#[test]
+fn the_scan_key_opens_a_folder_prompt_that_completes_folders_and_scans() {
+    let tree = music_tree();
+    let root = tree.path().display().to_string();
+    let mut app = empty_app();
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.layer(), Layer::ScanPrompt);
+    assert!(app.typing());
+    press_str(&mut app, &format!("{root}/Mu"));
+    assert!(!app.quit);
+
+    // Three folders start with "Mu": nothing more to complete, and they are listed (the file and the hidden
+    // folder are not).
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Mu"));
+    let c = app.imports.completion.clone().unwrap();
+    assert_eq!(c.candidates, ["Music", "Musicals", "Mutter"]);
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("Music/ Musicals/ Mutter/"), "{screen}");
+
+    // "Mus": the longest common start; then a lone match is completed whole, with its slash.
+    press_str(&mut app, "s");
+    assert_eq!(app.imports.completion, None, "typing drops the old list");
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Music"));
+    press_str(&mut app, "/");
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Music/Jazz/"));
+    press(&mut app, ctrl('w'));
+    press_str(&mut app, &format!("{root}/Zz"));
+    tab_complete(&mut app);
+    assert_eq!(
+        app.imports.completion.as_ref().unwrap().problem.as_deref(),
+        Some("no folder matches")
+    );
+    press(&mut app, ctrl('u'));
+    press_str(&mut app, &format!("{root}/Mut"));
+    tab_complete(&mut app);
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Mutter/"));
+
+    // Enter scans in the background, as the CLI's scan does.
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Scan {
+            dirs: vec![std::path::PathBuf::from(format!("{root}/Mutter/"))]
+        }]
+    );
+    assert_eq!(app.layer(), Layer::Pane(Pane::Library));
+    assert!(app.imports.job.running());
+}
+
+#[test]
+fn a_stale_completion_is_dropped() {
+    let tree = music_tree();
+    let root = tree.path().display().to_string();
+    let mut app = empty_app();
+    act(&mut app, Action::ScanFolder);
+    press_str(&mut app, &format!("{root}/Mus"));
+    let effects = press(&mut app, key(KeyCode::Tab));
+    let Some(Effect::CompletePath { text: asked }) = effects.first().cloned() else {
+        panic!("{effects:?}");
+    };
+    press_str(&mut app, "ic");
+    let late = moodtape::tui::paths::complete(&asked);
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Completed(late))),
+    );
+    assert_eq!(app.imports.prompt.text(), format!("{root}/Music"));
+    assert_eq!(app.imports.completion, None);
+}
+
+#[test]
+fn esc_cancels_the_prompt_and_the_scan_key_later_offers_a_rescan() {
+    let mut app = empty_app();
+    press(&mut app, key(KeyCode::Char('a')));
+    press_str(&mut app, "~/Music");
+    let effects = press(&mut app, key(KeyCode::Esc));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(app.layer(), Layer::Pane(Pane::Library));
+    assert_eq!(app.imports.last_folder, None);
+    assert!(!app.imports.job.running());
+
+    // Enter on an empty prompt asks for a folder instead of scanning nothing.
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.imports.prompt.text(), "");
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.layer(), Layer::ScanPrompt);
+    press_str(&mut app, "~/Music");
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Scan {
+            dirs: vec!["~/Music".into()]
+        }]
+    );
+    // While it runs, the keys say so instead of starting another.
+    assert!(press(&mut app, key(KeyCode::Char('a'))).is_empty());
+    assert!(press(&mut app, key(KeyCode::Char('M'))).is_empty());
+    assert!(app.jobs.message.clone().unwrap().1.contains("running"));
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Failed(
+            "cannot open ~/Music: No such file or directory (os error 2)".into(),
+        ))),
+    );
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains("cannot open ~/Music: No such file"),
+        "{screen}"
+    );
+
+    // The same key again: the prompt holds the last folder, and Enter scans it again.
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.imports.prompt.text(), "~/Music");
+    let effects = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scan { dirs }] if dirs == &[std::path::PathBuf::from("~/Music")])
+    );
+}
+
+#[test]
+fn a_scan_shows_progress_and_the_library_fills_as_batches_are_stored() {
+    let mut app = empty_app();
+    act(&mut app, Action::ScanFolder);
+    type_text(&mut app, "~/Music");
+    act(&mut app, Action::Edit(EditOp::Submit));
+    let progress = |files_seen, committed| {
+        Action::Reply(Reply::Import(ImportReply::ScanProgress {
+            files_seen,
+            committed,
+        }))
+    };
+    // The first stored batch reads the library; no second read is asked for until the first comes back.
+    assert_eq!(
+        act(&mut app, progress(120, 100)),
+        vec![Effect::ReloadLibrary]
+    );
+    assert!(act(&mut app, progress(240, 200)).is_empty());
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains("scan ~/Music: 240 files, 200 songs stored"),
+        "{screen}"
+    );
+    let songs: Vec<Song> = demo().into_iter().take(100).map(|d| d.0).collect();
+    act(&mut app, Action::Reply(Reply::Library(songs)));
+    assert_eq!(app.songs.len(), 100);
+    let screen = text(&draw(&app, 120, 40));
+    assert!(!screen.contains(moodtape::tui::view::welcome::TITLE));
+    assert!(screen.contains("100 songs"), "{screen}");
+    assert_eq!(
+        act(&mut app, progress(300, 300)),
+        vec![Effect::ReloadLibrary]
+    );
+
+    let summary = moodtape::library::scan::ScanSummary {
+        files_seen: 300,
+        added: 300,
+        ..Default::default()
+    };
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Scanned {
+            folder: "~/Music".into(),
+            summary,
+        })),
+    );
+    assert_eq!(
+        app.imports.job,
+        ImportJob::Done("scan ~/Music: 300 files, 300 new, 0 updated, 0 removed".into())
+    );
+    // A folder with no music says so, as an error.
+    act(&mut app, Action::ScanFolder);
+    act(&mut app, Action::Edit(EditOp::Submit));
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::Scanned {
+            folder: "~/Music".into(),
+            summary: Default::default(),
+        })),
+    );
+    assert_eq!(
+        app.imports.job,
+        ImportJob::Failed("scan ~/Music: no music files there".into())
+    );
+}
+
+#[test]
+fn the_mpd_key_imports_in_the_background_and_the_demo_key_says_how() {
+    let mut app = empty_app();
+    let effects = press(&mut app, key(KeyCode::Char('M')));
+    assert_eq!(effects, vec![Effect::ScanMpd]);
+    assert_eq!(app.imports.job, ImportJob::ImportingMpd);
+    act(
+        &mut app,
+        Action::Reply(Reply::Import(ImportReply::MpdImported(
+            moodtape::player::ImportReport {
+                mpd: "127.0.0.1:6600".into(),
+                songs: 42,
+                added: 42,
+                ..Default::default()
+            },
+        ))),
+    );
+    let (done, _) = app.imports.job.text().unwrap();
+    assert_eq!(
+        done,
+        "MPD at 127.0.0.1:6600: 42 songs (42 new, 0 updated, 0 removed)"
+    );
+    // From then on the same key imports again.
+    assert_eq!(
+        press(&mut app, key(KeyCode::Char('M'))),
+        vec![Effect::ScanMpd]
+    );
+
+    let effects = press(&mut app, key(KeyCode::Char('D')));
+    assert!(effects.is_empty());
+    let (error, text) = app.jobs.message.clone().unwrap();
+    assert!(!error && text.contains("moodtape --demo"), "{text}");
+}
+
+#[test]
+fn the_welcome_keys_come_from_the_keymap_and_the_help_lists_them() {
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert("scan_folder".to_string(), vec!["F".to_string()]);
+    let mut app = App::new(
+        Vec::new(),
+        moodtape::tui::state::AppOptions {
+            keymap: moodtape::tui::keymap::Keymap::with_overrides(&keys).unwrap(),
+            ..options()
+        },
+    );
+    press(&mut app, key(KeyCode::Char('a')));
+    assert_eq!(app.layer(), Layer::Pane(Pane::Library));
+    press(&mut app, key(KeyCode::Char('F')));
+    assert_eq!(app.layer(), Layer::ScanPrompt);
+    press(&mut app, key(KeyCode::Esc));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("  F  scan a music folder"), "{screen}");
+    act(&mut app, Action::Help);
+    let screen = text(&draw(&app, 120, 40));
+    for what in [
+        "scan a music folder",
+        "import MPD's library",
+        "how to open the demo",
+    ] {
+        assert!(screen.contains(what), "{screen}");
+    }
+}
+
+/// Every word the welcome may show.
+fn welcome_words() -> std::collections::HashSet<String> {
+    use moodtape::tui::view::welcome::{ABOUT, AFTER, EMPTY, KEYS, TITLE};
+    let mut text = format!("{TITLE} {ABOUT} {EMPTY} {AFTER} a M D");
+    for (_, what) in KEYS {
+        text.push(' ');
+        text.push_str(what);
+    }
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn the_welcome_is_never_cut_mid_word() {
+    let words = welcome_words();
+    for (w, h) in [
+        (80, 24),
+        (81, 24),
+        (93, 30),
+        (100, 24),
+        (120, 40),
+        (160, 50),
+    ] {
+        let app = empty_app();
+        let t = draw(&app, w, h);
+        let area = ratatui::layout::Rect::new(0, 0, w, h);
+        let lib = moodtape::tui::view::areas(area, &app).unwrap().library;
+        let buf = t.backend().buffer();
+        let mut shown = String::new();
+        for y in lib.y + 1..lib.bottom() - 1 {
+            for x in lib.x + 1..lib.right() - 1 {
+                shown.push_str(buf[(x, y)].symbol());
+            }
+            shown.push('\n');
+        }
+        for token in shown.split_whitespace() {
+            assert!(
+                words.contains(token),
+                "{w}x{h}: {token:?} is not a whole word of the welcome:\n{shown}"
+            );
+        }
+        assert!(shown.contains("playlists"), "{w}x{h}:\n{shown}");
+        assert!(
+            shown.contains("later."),
+            "{w}x{h}: the welcome fits:\n{shown}"
+        );
+    }
+}
+
+#[test]
+fn snapshot_welcome_and_folder_prompt() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let app = empty_app();
+        snap("welcome", &app, w, h);
+
+        let mut app = empty_app();
+        act(&mut app, Action::ScanFolder);
+        type_text(&mut app, "~/Mu");
+        act(
+            &mut app,
+            Action::Reply(Reply::Import(ImportReply::Completed(
+                moodtape::tui::paths::complete_among(
+                    "~/Mu",
+                    &["Music".into(), "Musicals".into(), "Mutter".into()],
+                ),
+            ))),
+        );
+        snap("folder_prompt", &app, w, h);
+
+        let mut app = empty_app();
+        act(&mut app, Action::ScanFolder);
+        type_text(&mut app, "~/Music");
+        act(&mut app, Action::Edit(EditOp::Submit));
+        act(
+            &mut app,
+            Action::Reply(Reply::Import(ImportReply::ScanProgress {
+                files_seen: 340,
+                committed: 300,
+            })),
+        );
+        snap("welcome_scanning", &app, w, h);
+    }
 }

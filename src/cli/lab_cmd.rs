@@ -149,8 +149,8 @@ pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
     topts.songs_weight = args.songs_weight.unwrap_or(topts.songs_weight);
     topts.go_per_epoch = args.go_per_epoch;
     topts.go_va_weight = args.go_va_weight.unwrap_or(topts.go_va_weight);
-    let report = train(&files, &topts, &mut |line| eprintln!("train: {line}"))?;
-    println!(
+    let report = train(&files, &topts, &mut |line| errln!("train: {line}"))?;
+    outln!(
         "wrote {} and {} in {:.0} s\n  dev:  {}\n  test: {}\n  demo: {} of {} songs in their intended quadrant",
         report.safetensors,
         report.card,
@@ -160,7 +160,7 @@ pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
         report.demo.0,
         report.demo.1
     );
-    println!("rebuild moodtape to ship the new heads (they are compiled in)");
+    outln!("rebuild moodtape to ship the new heads (they are compiled in)");
     Ok(0)
 }
 
@@ -187,11 +187,11 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&out)?;
             } else {
-                println!("GoEmotions {} ({} texts)", out.split, out.examples);
-                println!("  macro-F1 (28 labels) {:.4}", out.macro_f1);
-                println!("  Ekman macro-F1       {:.4}", out.ekman_macro_f1);
+                outln!("GoEmotions {} ({} texts)", out.split, out.examples);
+                outln!("  macro-F1 (28 labels) {:.4}", out.macro_f1);
+                outln!("  Ekman macro-F1       {:.4}", out.ekman_macro_f1);
                 for (l, f) in &out.per_label {
-                    println!("    {l:<15} {f:.3}");
+                    outln!("    {l:<15} {f:.3}");
                 }
             }
         }
@@ -200,9 +200,9 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&out)?;
             } else {
-                println!("EmoBank {} ({} texts)", out.split, out.examples);
-                println!("  Pearson r valence {:.4}", out.pearson_valence);
-                println!("  Pearson r arousal {:.4}", out.pearson_arousal);
+                outln!("EmoBank {} ({} texts)", out.split, out.examples);
+                outln!("  Pearson r valence {:.4}", out.pearson_valence);
+                outln!("  Pearson r arousal {:.4}", out.pearson_arousal);
             }
         }
         EvalSet::Musicmood => {
@@ -210,10 +210,10 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&out)?;
             } else {
-                println!("MusicMood {} ({} songs)", out.split, out.examples);
-                println!("  accuracy (happy when valence > 0) {:.4}", out.accuracy);
-                println!("  ROC AUC of valence                {:.4}", out.roc_auc);
-                println!(
+                outln!("MusicMood {} ({} songs)", out.split, out.examples);
+                outln!("  accuracy (happy when valence > 0) {:.4}", out.accuracy);
+                outln!("  ROC AUC of valence                {:.4}", out.roc_auc);
+                outln!(
                     "  accuracy, most / least confident half {:.4} / {:.4}",
                     out.accuracy_confident_half, out.accuracy_other_half
                 );
@@ -224,14 +224,14 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&out)?;
             } else {
-                println!("short moods {} ({} texts)", out.split, out.examples);
-                println!("  quadrant accuracy {:.4}", out.quadrant_accuracy);
-                println!("  Pearson r valence {:.4}", out.pearson_valence);
-                println!("  Pearson r arousal {:.4}", out.pearson_arousal);
+                outln!("short moods {} ({} texts)", out.split, out.examples);
+                outln!("  quadrant accuracy {:.4}", out.quadrant_accuracy);
+                outln!("  Pearson r valence {:.4}", out.pearson_valence);
+                outln!("  Pearson r arousal {:.4}", out.pearson_arousal);
                 for (gold, row) in &out.confusion {
                     let cells: Vec<String> =
                         row.iter().map(|(q, n)| format!("{q} {n:>3}")).collect();
-                    println!("    {gold} read as  {}", cells.join("  "));
+                    outln!("    {gold} read as  {}", cells.join("  "));
                 }
             }
         }
@@ -240,12 +240,12 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&out)?;
             } else {
-                println!(
+                outln!(
                     "demo library: {} of {} songs in the quadrant they were written for",
                     out.in_intended_quadrant, out.examples
                 );
                 for miss in &out.missed {
-                    println!("    {miss}");
+                    outln!("    {miss}");
                 }
             }
         }
@@ -265,7 +265,7 @@ pub fn run_bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<i32> {
     if json {
         print_json(&result)?;
     } else {
-        println!(
+        outln!(
             "embed: {} texts, {} tokens on {}\n  moodtape   {:>7.1} texts/s  {:>9.0} tokens/s\n  reference  {:>7.1} texts/s  {:>9.0} tokens/s  (moodtape is {:.2}x)\n  peak RSS   {:.0} MB",
             result.texts,
             result.tokens,

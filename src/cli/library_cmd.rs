@@ -26,8 +26,8 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
         /// At most this many results
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
     },
     /// Count songs, lyrics and analyses
     Stats {
@@ -77,7 +77,7 @@ pub fn run_library(core: &Core, cmd: LibraryCommand) -> anyhow::Result<i32> {
             print_songs(&songs, json)?;
         }
         LibraryCommand::Search { query, json, limit } => {
-            let songs = songs(core, Some(query), Some(limit))?;
+            let songs = songs(core, Some(query), Some(limit as usize))?;
             print_songs(&songs, json)?;
         }
         LibraryCommand::Stats { json } => {
@@ -88,13 +88,13 @@ pub fn run_library(core: &Core, cmd: LibraryCommand) -> anyhow::Result<i32> {
             if json {
                 print_json(&stats)?;
             } else {
-                println!("database      {}", stats.database);
-                println!("songs         {}", stats.songs);
-                println!("with lyrics   {}", stats.with_lyrics);
-                println!("instrumental  {}", stats.instrumental);
-                println!("analyzed      {}", stats.analyzed);
+                outln!("database      {}", stats.database);
+                outln!("songs         {}", stats.songs);
+                outln!("with lyrics   {}", stats.with_lyrics);
+                outln!("instrumental  {}", stats.instrumental);
+                outln!("analyzed      {}", stats.analyzed);
                 for (q, n) in &stats.by_quadrant {
-                    println!("  {q}          {n}");
+                    outln!("  {q}          {n}");
                 }
             }
         }
@@ -124,7 +124,7 @@ fn print_songs(songs: &[SongInfo], json: bool) -> anyhow::Result<()> {
         return print_json(&list);
     }
     if songs.is_empty() {
-        eprintln!("no songs");
+        errln!("no songs");
     }
     for SongInfo { song, reading } in songs {
         let mood = match reading {
@@ -137,7 +137,7 @@ fn print_songs(songs: &[SongInfo], json: bool) -> anyhow::Result<()> {
             None if !song.has_lyrics() => "no lyrics".to_string(),
             None => "not analyzed".to_string(),
         };
-        println!(
+        outln!(
             "{}  {:>6}  {} - {}  [{}]",
             song.id,
             format_duration(song.duration_s),
@@ -158,7 +158,7 @@ pub fn run_scan(core: &Core, args: ScanArgs) -> anyhow::Result<i32> {
         if args.json {
             print_json(&report)?;
         } else {
-            println!(
+            outln!(
                 "MPD at {}: {} songs ({} new, {} updated, {} removed, {} with lyrics from their files)",
                 report.mpd,
                 report.songs,
@@ -180,7 +180,7 @@ pub fn run_scan(core: &Core, args: ScanArgs) -> anyhow::Result<i32> {
     if args.json {
         print_json(&summary)?;
     } else {
-        println!(
+        outln!(
             "{} files: {} added, {} updated, {} unchanged, {} removed; {} with lyrics",
             summary.files_seen,
             summary.added,
@@ -189,10 +189,16 @@ pub fn run_scan(core: &Core, args: ScanArgs) -> anyhow::Result<i32> {
             summary.removed,
             summary.with_lyrics
         );
+        if summary.links_skipped > 0 {
+            outln!(
+                "{} links not followed (set scan.follow_symlinks = true to follow them)",
+                summary.links_skipped
+            );
+        }
         if !summary.problems.is_empty() {
-            println!("{} problems:", summary.problems.len());
+            outln!("{} problems:", summary.problems.len());
             for p in &summary.problems {
-                println!("  {}: {}", p.path, p.reason);
+                outln!("  {}: {}", p.path, p.reason);
             }
         }
     }
@@ -200,6 +206,8 @@ pub fn run_scan(core: &Core, args: ScanArgs) -> anyhow::Result<i32> {
 }
 
 pub fn run_import(core: &Core, args: ImportArgs) -> anyhow::Result<i32> {
+    // A device or a FIFO is named as what it is before anything else is said about it.
+    drop(crate::library::import::open_regular(&args.file)?);
     let format = match &args.format {
         Some(f) => Format::parse(f)
             .with_context(|| format!("unknown format {f:?}; use csv, tsv or jsonl"))?,
@@ -226,15 +234,22 @@ pub fn run_import(core: &Core, args: ImportArgs) -> anyhow::Result<i32> {
     if args.json {
         print_json(&summary)?;
     } else {
-        println!(
+        outln!(
             "{} rows: {} imported ({} with lyrics), {} failed",
             summary.rows,
             summary.imported,
             summary.with_lyrics,
-            summary.failed.len()
+            summary.failed_rows.max(summary.failed.len())
         );
+        for note in &summary.notes {
+            outln!("  note: {note}");
+        }
         for f in &summary.failed {
-            println!("  line {}: {}", f.line, f.reason);
+            outln!("  line {}: {}", f.line, f.reason);
+        }
+        let unlisted = summary.failed_rows.saturating_sub(summary.failed.len());
+        if unlisted > 0 {
+            outln!("  … and {unlisted} more failed rows");
         }
     }
     Ok(if summary.imported == 0 && summary.rows > 0 {

@@ -57,6 +57,8 @@ struct FetchView<'a> {
     not_found: usize,
     failed: usize,
     failures: &'a [FetchFailure],
+    /// Why the run stopped asking the server (the circuit breaker), or null.
+    stopped: Option<&'a str>,
 }
 
 fn run_fetch(core: &Core, missing: bool, jobs: Option<usize>, json: bool) -> anyhow::Result<i32> {
@@ -76,6 +78,7 @@ fn run_fetch(core: &Core, missing: bool, jobs: Option<usize>, json: bool) -> any
             not_found: summary.not_found,
             failed: summary.failed,
             failures: &summary.failures,
+            stopped: summary.stopped.as_deref(),
         })?;
     } else {
         print_summary(&summary);
@@ -85,30 +88,57 @@ fn run_fetch(core: &Core, missing: bool, jobs: Option<usize>, json: bool) -> any
 
 fn print_summary(s: &FetchSummary) {
     if s.total == 0 {
-        println!("no songs to look up");
+        outln!("no songs to look up");
         return;
     }
-    println!(
+    outln!(
         "{} songs: found {} ({} synced), instrumental {}, not found {}, failed {}",
-        s.total, s.found, s.synced, s.instrumental, s.not_found, s.failed
+        s.total,
+        s.found,
+        s.synced,
+        s.instrumental,
+        s.not_found,
+        s.failed
     );
     if s.already_stored > 0 {
-        println!("  {} were already stored", s.already_stored);
+        outln!("  {} were already stored", s.already_stored);
     }
     if s.recently_missed > 0 {
-        println!(
+        outln!(
             "  {} not asked online again: not found there recently",
             s.recently_missed
         );
     }
     if s.offline {
-        println!("  offline: the network was not used");
+        outln!("  offline: the network was not used");
     }
+    if let Some(reason) = &s.stopped {
+        outln!("  stopped asking: {}", clean_line(reason));
+    }
+    // A stopped run fails the same way for hundreds of songs: one line per reason then, not one per song.
+    let mut by_reason: Vec<(&str, Vec<&FetchFailure>)> = Vec::new();
     for f in &s.failures {
-        println!("  failed: {} ({}): {}", f.song, f.id, f.reason);
+        match by_reason.iter_mut().find(|(r, _)| *r == f.reason) {
+            Some((_, list)) => list.push(f),
+            None => by_reason.push((&f.reason, vec![f])),
+        }
+    }
+    for (reason, list) in by_reason {
+        if list.len() <= 3 {
+            for f in list {
+                outln!("  failed: {} ({}): {}", f.song, f.id, f.reason);
+            }
+        } else {
+            outln!(
+                "  failed: {} songs ({}, …): {}",
+                list.len(),
+                list[0].song,
+                clean_line(reason)
+            );
+        }
     }
     if s.cancelled {
-        println!("  cancelled before the end");
+        outln!("  cancelled before the end");
     }
 }
 
@@ -157,8 +187,8 @@ fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Resul
     }
     let Some(record) = record.filter(|r| r.has_words() || r.instrumental) else {
         if song.instrumental {
-            eprintln!("{}", clean_line(&song.display_name()));
-            println!("(instrumental)");
+            errln!("{}", clean_line(&song.display_name()));
+            outln!("(instrumental)");
             return Ok(0);
         }
         bail!(
@@ -172,27 +202,27 @@ fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Resul
     } else {
         ""
     };
-    eprintln!(
+    errln!(
         "{}  [lyrics: {}{kind}]",
         clean_line(&song.display_name()),
         record.origin.as_str()
     );
     if record.instrumental {
-        println!("(instrumental)");
+        outln!("(instrumental)");
         return Ok(0);
     }
     match (synced, record.synced.as_deref()) {
         (true, Some(lrc_text)) => {
             let parsed = lrc::parse(lrc_text);
             for line in parsed.display_lines() {
-                println!("{}", clean_line(&line));
+                outln!("{}", clean_line(&line));
             }
         }
         (true, None) => {
-            eprintln!("(no synced lyrics; the plain text follows)");
-            println!("{}", clean_lyrics(&record.text).0);
+            errln!("(no synced lyrics; the plain text follows)");
+            outln!("{}", clean_lyrics(&record.text).0);
         }
-        (false, _) => println!("{}", clean_lyrics(&record.text).0),
+        (false, _) => outln!("{}", clean_lyrics(&record.text).0),
     }
     Ok(0)
 }

@@ -2,12 +2,37 @@
 //! session, or the running moodtape that holds the database), so its output and exit code are the same either
 //! way. Errors become one line on stderr (plus causes) and exit code 1; usage errors exit 2 (clap's own).
 
+/// Prints a line on stdout through [`emit`]: every text the CLI prints is cleaned for the terminal on its way out.
+macro_rules! outln {
+    () => {
+        $crate::cli::emit(false, "", true)
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::emit(false, &format!($($arg)*), true)
+    };
+}
+
+/// Prints on stdout through [`emit`], without a newline.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(false, &format!($($arg)*), false)
+    };
+}
+
+/// Prints a line on stderr through [`emit`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(true, &format!($($arg)*), true)
+    };
+}
+
 mod db_cmd;
 mod emotion_cmd;
 mod lab_cmd;
 mod library_cmd;
 mod lyrics_cmd;
 mod progress;
+mod radio_cmd;
 mod recommend_cmd;
 mod serve_cmd;
 pub mod view;
@@ -115,18 +140,47 @@ pub enum Command {
     Play(recommend_cmd::PlayArgs),
     /// Hold the database and serve other moodtapes without a TUI (for SSH and GPU boxes)
     Serve(serve_cmd::ServeArgs),
+    /// Keep MPD's queue going with songs for a mood, or a journey from it (Ctrl-C stops)
+    Radio(radio_cmd::RadioArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff); e.g. `moodtape man > ~/.local/share/man/man1/moodtape.1`
+    Man,
 }
 
-/// Parses the arguments; on a usage error (or `--help`, `--version`) prints and gives the exit code.
+/// Parses the arguments; on a usage error (or `--help`, `--version`) prints and gives the exit code. Usage errors
+/// quote what was typed, so they are cleaned like any other output.
 pub fn parse() -> Result<Cli, i32> {
     Cli::try_parse().map_err(|e| {
-        let _ = e.print();
+        let text = e.render().to_string();
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        emit(e.use_stderr(), text, true);
         if e.use_stderr() {
             2
         } else {
             0
         }
     })
+}
+
+/// Writes `text` on stdout (or stderr) with escape sequences, control characters other than newline and tab, and
+/// invisible or bidi marks removed: names, lyrics, paths and error messages can come from anywhere. A closed pipe
+/// (`moodtape library list | head`) ends the output quietly instead of panicking.
+pub fn emit(stderr: bool, text: &str, newline: bool) {
+    use std::io::Write;
+    let mut clean = crate::sanitize::clean_multiline(text);
+    if newline {
+        clean.push('\n');
+    }
+    let _ = if stderr {
+        std::io::stderr().lock().write_all(clean.as_bytes())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(clean.as_bytes()).and_then(|()| out.flush())
+    };
 }
 
 /// What the CLI needs from the other faces, handed in by `main` so no face depends on another.
@@ -137,6 +191,12 @@ pub struct Hooks {
 
 /// Runs a subcommand; returns the process exit code.
 pub fn run(global: &GlobalArgs, command: Command, hooks: &Hooks) -> i32 {
+    // These need no config, so a broken one never stands in their way.
+    match command {
+        Command::Completions { shell } => return finish(completions(shell)),
+        Command::Man => return finish(man()),
+        _ => {}
+    }
     finish(Context::new(&global.flags()).and_then(|ctx| {
         let _log = ctx.init_logging();
         dispatch(&ctx, command, hooks)
@@ -163,13 +223,34 @@ fn dispatch(ctx: &Context, command: Command, hooks: &Hooks) -> anyhow::Result<i3
         Command::Eval(args) => lab_cmd::run_eval(ctx, args),
         Command::Bench(cmd) => lab_cmd::run_bench(ctx, cmd),
         Command::Db(db_cmd::DbCommand::Path) => {
-            println!("{}", ctx.db_path.display());
+            outln!("{}", ctx.db_path.display());
             Ok(0)
         }
-        Command::Db(db_cmd::DbCommand::Import { file, replace }) => {
-            db_cmd::run_restore(ctx, &file, replace)
+        Command::Db(db_cmd::DbCommand::Import {
+            file,
+            replace: true,
+            json,
+        }) => db_cmd::run_restore_swap(ctx, Some(&file), json),
+        Command::Db(db_cmd::DbCommand::Import {
+            file,
+            replace: false,
+            json,
+        }) => db_cmd::run_restore(ctx, &file, false, json),
+        Command::Db(db_cmd::DbCommand::Restore { file, json, .. }) => {
+            db_cmd::run_restore_swap(ctx, file.as_deref(), json)
+        }
+        Command::Db(db_cmd::DbCommand::Salvage { file, json }) => {
+            db_cmd::run_salvage(ctx, &file, json)
+        }
+        Command::Db(db_cmd::DbCommand::Check { json }) if !db_cmd::needs_core(ctx) => {
+            db_cmd::run_check_copy(ctx, json)
+        }
+        Command::Db(db_cmd::DbCommand::Export { file, json }) if !db_cmd::needs_core(ctx) => {
+            db_cmd::run_export_copy(ctx, &file, json)
         }
         Command::Serve(args) => serve_cmd::run(ctx, args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
         // The rest go to the core, wherever it is.
         command => {
             let core = Core::open(ctx)?;
@@ -192,13 +273,32 @@ fn run_on_core(ctx: &Context, core: &Core, command: Command) -> anyhow::Result<i
         Command::Recommend(cmd) => recommend_cmd::run_recommend(ctx, core, cmd),
         Command::Feedback(cmd) => recommend_cmd::run_feedback(core, cmd),
         Command::Play(args) => recommend_cmd::run_play(ctx, core, args),
+        Command::Radio(args) => radio_cmd::run(core, args),
         Command::Config(_)
         | Command::Models(_)
         | Command::Train(_)
         | Command::Eval(_)
         | Command::Bench(_)
-        | Command::Serve(_) => anyhow::bail!("this command does not run on the core"),
+        | Command::Serve(_)
+        | Command::Completions { .. }
+        | Command::Man => anyhow::bail!("this command does not run on the core"),
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "moodtape", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
+    Ok(0)
+}
+
+fn man() -> anyhow::Result<i32> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    out!("{}", String::from_utf8_lossy(&page));
+    Ok(0)
 }
 
 /// Makes one call with progress drawn on stderr (bars on a terminal, nothing with `quiet`).
@@ -217,14 +317,15 @@ fn absolute(path: &Path) -> PathBuf {
 /// One line for the error, then one indented line per cause; never a backtrace.
 pub fn report_error(e: &anyhow::Error) {
     let mut lines = e.chain().map(|c| c.to_string());
-    eprintln!("moodtape: error: {}", lines.next().unwrap_or_default());
+    errln!("moodtape: error: {}", lines.next().unwrap_or_default());
     for cause in lines {
-        eprintln!("  caused by: {cause}");
+        errln!("  caused by: {cause}");
     }
 }
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let json = serde_json::to_string_pretty(value)?;
+    outln!("{}", crate::sanitize::escape_json_for_terminal(&json));
     Ok(())
 }

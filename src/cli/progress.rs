@@ -39,7 +39,7 @@ impl Reporter {
         }
         if self.last_line.is_none_or(|t| t.elapsed() >= LINE_EVERY) {
             self.last_line = Some(Instant::now());
-            eprintln!("{}", text());
+            errln!("{}", text());
         }
     }
 
@@ -47,7 +47,7 @@ impl Reporter {
         match p {
             Progress::Note { text } => {
                 self.clear();
-                eprintln!("{text}");
+                errln!("{text}");
             }
             Progress::Analysis(p) => {
                 let bar = self.bar(
@@ -69,18 +69,38 @@ impl Reporter {
             Progress::Scan(p) => {
                 self.line(|| {
                     format!(
-                        "scanned {} files, {} songs committed",
-                        p.files_seen, p.committed
+                        "scanned {}/{} files, {} songs committed",
+                        p.files_seen, p.total, p.committed
                     )
                 });
-                let bar = self.bar("scan", "{spinner} scanned {pos} files  {msg}");
+                let bar = self.bar(
+                    "scan",
+                    "scanning {bar:30} {pos}/{len} files  {per_sec}  eta {eta}  {msg}",
+                );
+                bar.set_length(p.total.max(p.files_seen) as u64);
                 bar.set_position(p.files_seen as u64);
                 bar.set_message(format!("{} songs committed", p.committed));
             }
-            Progress::Import { committed } => {
-                self.line(|| format!("{committed} songs committed"));
-                let bar = self.bar("import", "{spinner} {pos} songs committed");
-                bar.set_position(committed as u64);
+            Progress::Import(p) => {
+                self.line(|| {
+                    format!(
+                        "{} songs stored, {}% of the file read",
+                        p.committed,
+                        (p.bytes * 100).checked_div(p.total_bytes).unwrap_or(0)
+                    )
+                });
+                let bar = self.bar(
+                    "import",
+                    "importing {bar:30} {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}  {msg}",
+                );
+                bar.set_length(p.total_bytes.max(p.bytes));
+                bar.set_position(p.bytes);
+                bar.set_message(format!("{} songs stored", p.committed));
+            }
+            Progress::MpdListed { songs } => {
+                self.line(|| format!("{songs} songs listed from MPD"));
+                let bar = self.bar("mpd", "{spinner} {pos} songs listed from MPD");
+                bar.set_position(songs as u64);
             }
             Progress::Event(_) => {}
         }

@@ -12,8 +12,8 @@ use crate::player;
 use crate::records::{format_duration, Quadrant, Song};
 use crate::server::Core;
 use crate::service::{
-    Answer, Call, Context, Delivery, Destination, FeedbackEntry, FeedbackFor, Mode, Playlist,
-    PlaylistRequest,
+    Answer, Call, Context, Delivered, Delivery, Destination, FeedbackEntry, FeedbackFor, Mode,
+    Playlist, PlaylistRequest,
 };
 
 #[derive(Debug, Subcommand)]
@@ -30,7 +30,7 @@ pub enum RecommendCommand {
         /// How you feel now
         text: String,
         /// Where to go: Q1 (joyful), Q2 (tense), Q3 (sad), Q4 (calm), or a mood in words
-        #[arg(long, value_name = "Q1|Q2|Q3|Q4|TEXT")]
+        #[arg(long, value_name = "Q1|Q2|Q3|Q4|TEXT", value_parser = parse_to)]
         to: String,
         #[command(flatten)]
         out: OutputArgs,
@@ -38,7 +38,9 @@ pub enum RecommendCommand {
     /// Songs nearest a point of the mood map (valence and arousal, each -1..1)
     #[command(allow_negative_numbers = true)]
     Near {
+        #[arg(value_parser = parse_axis)]
         valence: f32,
+        #[arg(value_parser = parse_axis)]
         arousal: f32,
         #[command(flatten)]
         out: OutputArgs,
@@ -52,16 +54,53 @@ pub enum RecommendCommand {
     },
 }
 
+/// `--limit`: 1 to [`crate::config::MAX_LIMIT`] (journeys are cut at [`crate::config::MAX_JOURNEY`]).
+fn parse_limit(text: &str) -> Result<usize, String> {
+    let max = crate::config::MAX_LIMIT;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("use a whole number from 1 to {max}")),
+    }
+}
+
+/// `--to`: a quadrant code, or a mood in words; something that looks like a code but is none is a mistake.
+fn parse_to(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("say where to go: Q1, Q2, Q3, Q4 or a mood in words".into());
+    }
+    let looks_like_code = t.len() >= 2
+        && t.as_bytes()[0].eq_ignore_ascii_case(&b'q')
+        && t[1..].chars().all(|c| c.is_ascii_digit());
+    if looks_like_code && crate::records::Quadrant::parse(t).is_none() {
+        return Err(
+            "there are four quadrants: Q1 (joyful), Q2 (tense), Q3 (sad), Q4 (calm)".into(),
+        );
+    }
+    Ok(t.to_string())
+}
+
+/// A valence or arousal: a number from -1 to 1.
+fn parse_axis(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(v) if (-1.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("use a number from -1 to 1".into()),
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
     /// At most this many songs (default: config recommend.limit, or recommend.journey_length for journeys)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_limit)]
     pub limit: Option<usize>,
     #[arg(long)]
     pub json: bool,
     /// Also write the playlist to an M3U8 file
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// With --out: write the file even when none of the songs has an audio file to list
+    #[arg(long, requires = "out")]
+    pub allow_empty: bool,
     /// Send the playlist to MPD's queue and play it
     #[arg(long)]
     pub mpd: bool,
@@ -98,6 +137,9 @@ pub struct FeedbackArgs {
     /// The mood the song was for (default: the song's own mood)
     #[arg(long, value_name = "TEXT")]
     pub mood: Option<String>,
+    /// Print what was kept as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +156,12 @@ pub struct PlayArgs {
     /// Write them to an M3U8 file instead of playing
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// With --out: write the file even when none of the songs has an audio file to list
+    #[arg(long, requires = "out")]
+    pub allow_empty: bool,
+    /// Print what was done as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A song of a recommendation as JSON: the song object plus where it sits, its score and why.
@@ -164,9 +212,12 @@ pub fn run_recommend(ctx: &Context, core: &Core, cmd: RecommendCommand) -> anyho
         ctx,
         core,
         &playlist.songs(),
-        out.out.as_ref(),
-        out.mpd,
-        out.replace,
+        Delivery {
+            out: out.out.as_deref().map(absolute),
+            export: None,
+            mpd: out.mpd.then_some(out.replace),
+            allow_empty: out.allow_empty,
+        },
         out.play,
     )?;
     Ok(0)
@@ -182,7 +233,7 @@ pub fn run_feedback(core: &Core, cmd: FeedbackCommand) -> anyhow::Result<i32> {
                 Answer::Count { count } => count,
                 other => return Err(other.unexpected("feedback clear").into()),
             };
-            eprintln!("forgot {n} likes and dislikes");
+            errln!("forgot {n} likes and dislikes");
         }
     }
     Ok(0)
@@ -195,15 +246,21 @@ pub fn run_play(ctx: &Context, core: &Core, args: PlayArgs) -> anyhow::Result<i3
         .map(|q| resolve(core, q))
         .collect::<anyhow::Result<Vec<Song>>>()?;
     let play = !args.mpd && args.out.is_none();
-    deliver(
+    let done = deliver(
         ctx,
         core,
         &songs,
-        args.out.as_ref(),
-        args.mpd,
-        args.replace,
+        Delivery {
+            out: args.out.as_deref().map(absolute),
+            export: None,
+            mpd: args.mpd.then_some(args.replace),
+            allow_empty: args.allow_empty,
+        },
         play,
     )?;
+    if args.json {
+        print_json(&DeliveredView::new(done.as_ref(), play))?;
+    }
     Ok(0)
 }
 
@@ -239,11 +296,11 @@ fn print_playlist(playlist: &Playlist, json: bool) -> anyhow::Result<()> {
         return print_json(&PickList { songs });
     }
     if playlist.entries.is_empty() {
-        eprintln!("no songs to recommend");
+        errln!("no songs to recommend");
     }
     for (i, e) in playlist.entries.iter().enumerate() {
         let p = &e.pick;
-        println!(
+        outln!(
             "{:>2}. {}  {:>6}  [{} {:+.2} {:+.2}]  {:.3}  {}",
             i + 1,
             p.song.display_name(),
@@ -256,7 +313,7 @@ fn print_playlist(playlist: &Playlist, json: bool) -> anyhow::Result<()> {
         );
     }
     for s in &playlist.unanalyzed {
-        println!("    {}  ({})", s.display_name(), unanalyzed_reason(s));
+        outln!("    {}  ({})", s.display_name(), unanalyzed_reason(s));
     }
     Ok(())
 }
@@ -271,39 +328,33 @@ fn unanalyzed_reason(song: &Song) -> &'static str {
     }
 }
 
-/// Writes or queues `songs` through the core as asked, and plays them with the player command here (it runs in
-/// this terminal); messages go to stderr so `--json` output stays clean.
+/// Writes or queues `songs` through the core as `to` says, and plays them with the player command here when
+/// `play` is set (it runs in this terminal); messages go to stderr so `--json` output stays clean.
 fn deliver(
     ctx: &Context,
     core: &Core,
     songs: &[Song],
-    out: Option<&PathBuf>,
-    mpd: bool,
-    replace: bool,
+    to: Delivery,
     play: bool,
-) -> anyhow::Result<()> {
-    if out.is_some() || mpd {
-        let to = Delivery {
-            out: out.map(|p| absolute(p)),
-            export: None,
-            mpd: mpd.then_some(replace),
-        };
+) -> anyhow::Result<Option<Delivered>> {
+    let mut delivered = None;
+    if to.out.is_some() || to.mpd.is_some() {
         let ids = songs.iter().map(|s| s.id.clone()).collect();
         let done = match call(core, Call::Deliver { songs: ids, to }, true)? {
             Answer::Delivered(d) => d,
             other => return Err(other.unexpected("deliver").into()),
         };
-        if let (Some(path), Some((_, n))) = (out, &done.written) {
-            eprintln!("wrote {n} songs to {}", path.display());
+        if done.written.is_some() {
+            errln!("{}", done.written_note);
         }
         if let Some(report) = &done.queue {
             if !report.missing.is_empty() {
                 let warning = player::PlayerError::NotInDatabase {
                     songs: report.missing.clone(),
                 };
-                eprintln!("moodtape: warning: {warning}");
+                errln!("moodtape: warning: {warning}");
             }
-            eprintln!(
+            errln!(
                 "{} {} songs on MPD at {}{}",
                 if report.replaced {
                     "queued (replacing the queue)"
@@ -315,11 +366,43 @@ fn deliver(
                 if report.playing { ", playing" } else { "" }
             );
         }
+        delivered = Some(done);
     }
     if play {
         player::run_command(&ctx.config.player.command, songs)?;
     }
-    Ok(())
+    Ok(delivered)
+}
+
+/// `play --json`: the file written, the MPD queue, whether the player command ran.
+#[derive(Serialize)]
+struct DeliveredView {
+    written: Option<WrittenView>,
+    queued: Option<player::QueueReport>,
+    played: bool,
+}
+
+#[derive(Serialize)]
+struct WrittenView {
+    path: String,
+    songs: usize,
+    note: String,
+}
+
+impl DeliveredView {
+    fn new(done: Option<&Delivered>, played: bool) -> DeliveredView {
+        DeliveredView {
+            written: done.and_then(|d| {
+                d.written.as_ref().map(|(path, songs)| WrittenView {
+                    path: path.display().to_string(),
+                    songs: *songs,
+                    note: d.written_note.clone(),
+                })
+            }),
+            queued: done.and_then(|d| d.queue.clone()),
+            played,
+        }
+    }
 }
 
 fn give_feedback(core: &Core, args: FeedbackArgs, liked: bool) -> anyhow::Result<()> {
@@ -337,7 +420,24 @@ fn give_feedback(core: &Core, args: FeedbackArgs, liked: bool) -> anyhow::Result
         other => return Err(other.unexpected("feedback").into()),
     };
     let r = &given.reading;
-    eprintln!(
+    if args.json {
+        #[derive(Serialize)]
+        struct Given {
+            song: SongView,
+            liked: bool,
+            valence: f32,
+            arousal: f32,
+            quadrant: &'static str,
+        }
+        return print_json(&Given {
+            song: SongView::new(&given.song, None),
+            liked,
+            valence: round3(r.valence),
+            arousal: round3(r.arousal),
+            quadrant: r.quadrant().code(),
+        });
+    }
+    errln!(
         "{} {} for {} moods ({:+.2}, {:+.2})",
         if liked { "liked" } else { "disliked" },
         given.song.display_name(),
@@ -391,10 +491,10 @@ fn list_feedback(core: &Core, json: bool) -> anyhow::Result<()> {
         return print_json(&List { feedback: views });
     }
     if views.is_empty() {
-        eprintln!("no feedback yet");
+        errln!("no feedback yet");
     }
     for v in views {
-        println!(
+        outln!(
             "{}  {:<8}  {} - {}  for {} ({:+.2}, {:+.2}){}",
             v.song_id,
             if v.liked { "liked" } else { "disliked" },

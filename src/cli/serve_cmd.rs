@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, _args: ServeArgs) -> anyhow::Result<i32> {
         anyhow::bail!("cannot listen for other moodtapes; see the log for why");
     };
     let events = session.subscribe();
-    eprintln!(
+    errln!(
         "moodtape: serving {} on {} (pid {}); Ctrl-C stops",
         ctx.db_path.display(),
         socket,
@@ -42,13 +42,15 @@ pub fn run(ctx: &Context, _args: ServeArgs) -> anyhow::Result<i32> {
     );
     session.model().warm();
     session.start_upkeep();
+    session.start_watch();
+    let mut last_mpd = String::new();
     let mut last_progress: HashMap<JobKind, Instant> = HashMap::new();
     let stopped_by = loop {
         if let Some(sig) = signals.pending().next() {
             break sig;
         }
         match events.recv_timeout(Duration::from_millis(100)) {
-            Ok(ev) => log_event(&ev, &mut last_progress),
+            Ok(ev) => log_event(&ev, &mut last_progress, &mut last_mpd),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break SIGTERM,
         }
@@ -58,13 +60,13 @@ pub fn run(ctx: &Context, _args: ServeArgs) -> anyhow::Result<i32> {
         SIGHUP => "hangup",
         _ => "terminate",
     };
-    eprintln!("moodtape: stopping ({name}); finishing the batch in hand");
+    errln!("moodtape: stopping ({name}); finishing the batch in hand");
     core.close(Duration::from_secs(10));
-    eprintln!("moodtape: stopped; the database is released");
+    errln!("moodtape: stopped; the database is released");
     Ok(0)
 }
 
-fn log_event(ev: &Event, last: &mut HashMap<JobKind, Instant>) {
+fn log_event(ev: &Event, last: &mut HashMap<JobKind, Instant>, last_mpd: &mut String) {
     let line = match ev {
         Event::Model { status } => match status {
             ModelStatus::Loading => "model: loading".to_string(),
@@ -98,6 +100,32 @@ fn log_event(ev: &Event, last: &mut HashMap<JobKind, Instant>) {
         Event::FeedbackCleared => "feedback: cleared".to_string(),
         Event::Queued { songs, at } => format!("mpd: queued {songs} songs at {at}"),
         Event::Notice { text } => text.clone(),
+        // What MPD plays, once per song or state (not for every resync of the elapsed time).
+        Event::NowPlaying { now } => {
+            let line = match (&now.status, &now.problem) {
+                (_, Some(problem)) => format!("mpd: {problem}"),
+                (Some(st), None) => {
+                    let state = match st.state {
+                        crate::player::PlayState::Play => "playing",
+                        crate::player::PlayState::Pause => "paused",
+                        crate::player::PlayState::Stop => "stopped",
+                    };
+                    format!("mpd: {state} {}", st.display_name())
+                }
+                (None, None) => return,
+            };
+            if line == *last_mpd {
+                return;
+            }
+            last_mpd.clone_from(&line);
+            line
+        }
+        Event::Radio { radio } => match radio {
+            crate::service::RadioStatus::On { text, queued, .. } => {
+                format!("radio: \"{text}\", {queued} songs queued")
+            }
+            crate::service::RadioStatus::Off { reason } => format!("radio: off ({reason})"),
+        },
     };
-    eprintln!("moodtape: {}", crate::sanitize::clean_line(&line));
+    errln!("moodtape: {}", crate::sanitize::clean_line(&line));
 }

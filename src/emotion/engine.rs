@@ -25,6 +25,8 @@ pub struct Engine {
     pub files: ModelFiles,
     pub device_label: String,
     pub batch_size: usize,
+    /// Texts sent through the encoder since the engine was built (what a bench or a test counts).
+    texts_encoded: std::sync::atomic::AtomicUsize,
 }
 
 impl Engine {
@@ -45,6 +47,7 @@ impl Engine {
             files,
             device_label,
             batch_size: opts.batch_size.max(1),
+            texts_encoded: Default::default(),
         })
     }
 
@@ -61,6 +64,7 @@ impl Engine {
             files,
             device_label: "cpu".into(),
             batch_size,
+            texts_encoded: Default::default(),
         }
     }
 
@@ -82,8 +86,16 @@ impl Engine {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        self.texts_encoded
+            .fetch_add(texts.len(), std::sync::atomic::Ordering::Relaxed);
         let embeddings = self.encoder.embed(texts, self.batch_size)?;
         self.read_embeddings(embeddings)
+    }
+
+    /// How many texts the encoder has read since the engine was built.
+    pub fn texts_encoded(&self) -> usize {
+        self.texts_encoded
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Applies the heads to embeddings.

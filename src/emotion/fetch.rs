@@ -187,7 +187,7 @@ pub fn fetch(opts: &FetchOptions) -> Result<ModelFiles, FetchError> {
             eprintln!(
                 "moodtape: the encoder {} is not cached yet; fetching it once into {} (about 90 MB)",
                 manifest.name,
-                opts.cache_dir.display()
+                crate::sanitize::clean_line(&opts.cache_dir.display().to_string())
             );
         }
         match from_hub(&manifest, opts) {

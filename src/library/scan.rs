@@ -23,6 +23,9 @@ pub const AUDIO_EXTENSIONS: [&str; 12] = [
 /// Songs are written in transactions of this many, each flushed, so a crash loses at most one batch.
 const BATCH: usize = 100;
 
+/// How long the lyrics of a removed song are kept for its file's return.
+const TOMBSTONE_KEEP_S: u64 = 180 * 24 * 3600;
+
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanSummary {
     pub files_seen: usize,
@@ -31,6 +34,9 @@ pub struct ScanSummary {
     pub unchanged: usize,
     pub removed: usize,
     pub with_lyrics: usize,
+    /// Links not followed (see [`ScanOptions::follow_symlinks`]).
+    #[serde(default)]
+    pub links_skipped: usize,
     pub problems: Vec<Problem>,
 }
 
@@ -45,6 +51,9 @@ pub struct Problem {
 pub struct ScanProgress {
     pub files_seen: usize,
     pub committed: usize,
+    /// Audio files under the folders, counted before the scan reads them (for a bar with an ETA).
+    #[serde(default)]
+    pub total: usize,
 }
 
 /// What reading one file produced.
@@ -53,14 +62,26 @@ struct Read {
     lyrics: Option<LyricsRecord>,
 }
 
-/// Scans `roots` into the store. `progress` is called after each committed batch.
+/// How a scan walks folders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Follow links to folders and files, wherever they lead; off, a scan stays inside the folders it was given
+    /// (a link to `/usr` would otherwise walk the whole system).
+    pub follow_symlinks: bool,
+}
+
+/// Scans `roots` into the store. `progress` is called after each committed batch. Only regular files are read;
+/// links are followed only with [`ScanOptions::follow_symlinks`].
 pub fn scan(
     store: &Store,
     roots: &[PathBuf],
+    options: ScanOptions,
     progress: &mut dyn FnMut(ScanProgress),
 ) -> Result<ScanSummary, StoreError> {
     let mut summary = ScanSummary::default();
     let mut committed = 0;
+    let total = count_audio(roots, options);
+    let mut last_report = std::time::Instant::now();
     for root in roots {
         let root = match std::fs::canonicalize(root) {
             Ok(r) if r.is_dir() => r,
@@ -75,9 +96,11 @@ pub fn scan(
         };
         let existing = songs_under(store, &root)?;
         let mut seen: HashSet<SongId> = HashSet::new();
+        // Folders that could not be listed: what they hold was not checked, so none of it counts as gone.
+        let mut unlisted: Vec<(PathBuf, String)> = Vec::new();
         let mut pending: Vec<(Song, Option<LyricsRecord>)> = Vec::new();
         for entry in walkdir::WalkDir::new(&root)
-            .follow_links(true)
+            .follow_links(options.follow_symlinks)
             .sort_by_file_name()
         {
             let entry = match entry {
@@ -87,14 +110,31 @@ pub fn scan(
                         .path()
                         .map(Path::to_path_buf)
                         .unwrap_or_else(|| root.clone());
-                    summary.problems.push(problem(&path, &e.to_string()));
+                    let reason = e
+                        .io_error()
+                        .map_or_else(|| e.to_string(), ToString::to_string);
+                    summary.problems.push(problem(&path, &reason));
+                    unlisted.push((path, reason));
                     continue;
                 }
             };
+            if entry.file_type().is_symlink() {
+                summary.links_skipped += 1;
+                continue;
+            }
             if !entry.file_type().is_file() || !is_audio(entry.path()) {
                 continue;
             }
             summary.files_seen += 1;
+            // Unchanged files commit nothing, so progress is also reported by time.
+            if last_report.elapsed() >= std::time::Duration::from_millis(200) {
+                last_report = std::time::Instant::now();
+                progress(ScanProgress {
+                    files_seen: summary.files_seen,
+                    committed,
+                    total,
+                });
+            }
             let path = entry.path().to_path_buf();
             let location = Location::File(path.clone());
             let Some(id) = SongId::for_location(&location) else {
@@ -129,6 +169,7 @@ pub fn scan(
                         keep_fetched_lyrics(store, prev, &mut read)?;
                         summary.updated += 1;
                     } else {
+                        lyrics_from_tombstone(store, &mut read)?;
                         summary.added += 1;
                     }
                     if read.song.has_lyrics() {
@@ -143,24 +184,36 @@ pub fn scan(
                 progress(ScanProgress {
                     files_seen: summary.files_seen,
                     committed,
+                    total,
                 });
             }
         }
         committed += commit(store, &mut pending)?;
-        let gone: Vec<SongId> = existing
-            .keys()
-            .filter(|id| !seen.contains(*id))
-            .cloned()
-            .collect();
+        let gone = really_gone(&existing, &seen, &unlisted, &mut summary);
         summary.removed += gone.len();
-        store.remove_songs(&gone)?;
+        store.bury_songs(&gone, crate::records::now_s(), TOMBSTONE_KEEP_S)?;
         store.flush()?;
         progress(ScanProgress {
             files_seen: summary.files_seen,
             committed,
+            total,
         });
     }
     Ok(summary)
+}
+
+/// The audio files a scan of `roots` will see: a quick walk of names only, so the scan can show how far it is.
+fn count_audio(roots: &[PathBuf], options: ScanOptions) -> usize {
+    roots
+        .iter()
+        .flat_map(|root| {
+            walkdir::WalkDir::new(root)
+                .follow_links(options.follow_symlinks)
+                .into_iter()
+                .flatten()
+        })
+        .filter(|e| e.file_type().is_file() && is_audio(e.path()))
+        .count()
 }
 
 fn commit(
@@ -191,6 +244,70 @@ fn songs_under(store: &Store, root: &Path) -> Result<HashMap<SongId, Song>, Stor
         }
     }
     Ok(out)
+}
+
+/// Songs not seen in this scan whose files are really gone: a song under a folder that could not be listed, or
+/// whose file cannot be looked at (a permission, a mount that went away), is kept as it is and reported.
+fn really_gone(
+    existing: &HashMap<SongId, Song>,
+    seen: &HashSet<SongId>,
+    unlisted: &[(PathBuf, String)],
+    summary: &mut ScanSummary,
+) -> Vec<SongId> {
+    let mut gone = Vec::new();
+    let mut kept: Vec<(PathBuf, String, usize)> = Vec::new();
+    for (id, song) in existing.iter().filter(|(id, _)| !seen.contains(*id)) {
+        let Some(path) = song.location.file() else {
+            continue;
+        };
+        let why = match unlisted.iter().find(|(dir, _)| path.starts_with(dir)) {
+            Some((dir, reason)) => Some((dir.clone(), reason.clone())),
+            None => match std::fs::symlink_metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                // There but not walked (e.g. no longer an audio file by name): gone from the library.
+                Ok(_) => None,
+                Err(e) => Some((
+                    path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    e.to_string(),
+                )),
+            },
+        };
+        match why {
+            None => gone.push(id.clone()),
+            Some((dir, reason)) => {
+                match kept.iter_mut().find(|(d, r, _)| *d == dir && *r == reason) {
+                    Some(entry) => entry.2 += 1,
+                    None => kept.push((dir, reason, 1)),
+                }
+            }
+        }
+    }
+    for (dir, reason, n) in kept {
+        let noun = if n == 1 { "song" } else { "songs" };
+        summary.problems.push(problem(
+            &dir,
+            &format!("{n} {noun} under it not checked and kept: {reason}"),
+        ));
+    }
+    gone.sort();
+    gone
+}
+
+/// A song whose file came back after a rescan removed it gets its kept lyrics again, unless it has its own.
+fn lyrics_from_tombstone(store: &Store, read: &mut Read) -> Result<(), StoreError> {
+    let Some(stone) = store.unbury(&read.song.id)? else {
+        return Ok(());
+    };
+    let local = matches!(
+        stone.lyrics.origin,
+        LyricsOrigin::Sidecar | LyricsOrigin::Tags
+    );
+    if read.lyrics.is_none() && !local {
+        read.song.lyrics_origin = Some(stone.lyrics.origin);
+        read.song.instrumental = stone.lyrics.instrumental;
+        read.lyrics = Some(stone.lyrics);
+    }
+    Ok(())
 }
 
 /// A changed file with no local lyrics keeps lyrics fetched online earlier; local lyrics that vanished go.
@@ -227,9 +344,17 @@ pub fn sidecar(audio: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Lyrics from a sidecar file; text that is not UTF-8 is read as Latin-1, which never fails.
+/// Lyrics from a sidecar file; text that is not UTF-8 is read as Latin-1, which never fails. Only a regular file
+/// of sane size is read, never through a link (a sidecar linked to `/proc/self/environ` would store the
+/// environment as lyrics).
 pub fn read_sidecar(path: &Path) -> std::io::Result<LyricsRecord> {
-    let bytes = std::fs::read(path)?;
+    let bytes = crate::files::read_bounded(
+        path,
+        crate::files::MAX_SIDECAR_BYTES,
+        crate::files::Links::Refuse,
+        "read as lyrics",
+    )
+    .map_err(std::io::Error::other)?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),

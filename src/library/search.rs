@@ -19,6 +19,15 @@ pub struct Match {
 /// words, which only bury the real hits. The CLI's search and the TUI's filter both cut here.
 pub const RELATIVE_CUTOFF: f64 = 0.4;
 
+/// A query longer than this cannot match: fuzzy matching needs every query character in the song's artist and
+/// title, which are at most [`crate::sanitize::MAX_FIELD_CHARS`] each. Refusing it early keeps a pasted page of
+/// text from scoring a big library for minutes.
+pub const MAX_QUERY_CHARS: usize = 2 * crate::sanitize::MAX_FIELD_CHARS + 1;
+
+fn too_long(query: &str) -> bool {
+    query.chars().nth(MAX_QUERY_CHARS).is_some()
+}
+
 /// The matcher every search uses: skim's algorithm, case-insensitive.
 pub fn matcher() -> SkimMatcherV2 {
     SkimMatcherV2::default().ignore_case()
@@ -26,6 +35,9 @@ pub fn matcher() -> SkimMatcherV2 {
 
 /// The song's score for `query`: the best of title, artist, both, and album at a lower weight.
 pub fn score(matcher: &SkimMatcherV2, song: &Song, query: &str) -> Option<i64> {
+    if too_long(query) {
+        return None;
+    }
     let title = matcher.fuzzy_match(&song.title, query);
     let artist = matcher.fuzzy_match(&song.artist, query);
     let both = matcher.fuzzy_match(&format!("{} {}", song.artist, song.title), query);
@@ -40,7 +52,7 @@ pub fn cutoff(best: i64) -> i64 {
 
 /// Character positions of `query` in `text` to highlight (empty when it does not match on its own).
 pub fn positions(text: &str, query: &str) -> Vec<usize> {
-    if query.trim().is_empty() {
+    if query.trim().is_empty() || too_long(query) {
         return Vec::new();
     }
     matcher()
@@ -62,6 +74,9 @@ pub fn search(songs: &[Song], query: &str) -> Vec<Match> {
                 title_positions: Vec::new(),
             })
             .collect();
+    }
+    if too_long(query) {
+        return Vec::new();
     }
     let matcher = matcher();
     let mut matches: Vec<(usize, i64)> = songs

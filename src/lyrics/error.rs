@@ -22,6 +22,14 @@ pub enum LyricsError {
     BadUrl { url: String, detail: String },
     #[error("not asked: {url} could not be reached the last {failures} times")]
     Unreachable { url: String, failures: u32 },
+    /// The circuit breaker tripped: the server timed out or rate limited us too often in a row.
+    #[error("not asked: {reason}")]
+    Stopped { reason: String },
+    #[error("{url} redirected to another host: {detail}")]
+    Redirect { url: String, detail: String },
+    /// The run's time budget ran out before this song's lookup finished; not a failure of the server.
+    #[error("not looked up: the time for lyrics ran out")]
+    OutOfTime,
     #[error("cancelled")]
     Cancelled,
     #[error("cannot read {path}: {detail}")]

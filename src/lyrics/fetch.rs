@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,8 @@ pub struct FetchOptions {
     pub missing_only: bool,
     /// Overrides [`FetchSettings::jobs`].
     pub jobs: Option<usize>,
+    /// Stop here: no song is started after it and requests in flight are cut short (a caller's time budget).
+    pub deadline: Option<Instant>,
 }
 
 /// Reported after each song (and once before the first).
@@ -80,6 +83,40 @@ pub struct FetchSummary {
     pub requests: u64,
     pub offline: bool,
     pub cancelled: bool,
+    /// Why the run stopped asking the server (the circuit breaker), when it did; the songs it did not ask for
+    /// are in `failed` with this reason.
+    #[serde(default)]
+    pub stopped: Option<String>,
+    /// The deadline of [`FetchOptions::deadline`] ended the run; `skipped` songs were not looked up.
+    #[serde(default)]
+    pub out_of_time: bool,
+    /// Songs not looked up because the run was cancelled or ran out of time.
+    #[serde(default)]
+    pub skipped: usize,
+}
+
+impl FetchSummary {
+    /// "12 found, 3 not found, 985 failed: why", for one line of a status bar or a note. Every count is there,
+    /// failures included, with the reason the run stopped or the first failure's reason.
+    pub fn line(&self) -> String {
+        let found = self.found + self.instrumental;
+        let mut line = format!(
+            "{found} found, {} not found, {} failed",
+            self.not_found, self.failed
+        );
+        if self.skipped > 0 {
+            line.push_str(&format!(", {} not looked up", self.skipped));
+        }
+        let reason = self
+            .stopped
+            .clone()
+            .or_else(|| self.failures.first().map(|f| f.reason.clone()));
+        if let (true, Some(reason)) = (self.failed > 0, reason) {
+            line.push_str(": ");
+            line.push_str(&crate::sanitize::clean_line(&reason));
+        }
+        line
+    }
 }
 
 /// Fetches lyrics for the songs `options` selects.
@@ -98,7 +135,9 @@ pub fn fetch(
     let wants_online = !settings.offline && settings.sources.iter().any(|s| s == "lrclib");
     let client = if wants_online && !songs.is_empty() {
         Some(Arc::new(
-            Lrclib::new(settings.lrclib.clone()).context("cannot set up the LRCLIB client")?,
+            Lrclib::new(settings.lrclib.clone())
+                .context("cannot set up the LRCLIB client")?
+                .with_deadline(options.deadline),
         ))
     } else {
         None
@@ -143,18 +182,31 @@ pub fn fetch(
     let next = AtomicUsize::new(0);
     // Set when storing fails: the workers stop taking songs, and the error is returned after they finish.
     let stop = AtomicBool::new(false);
+    let out_of_time = AtomicBool::new(false);
+    let past_deadline = || options.deadline.is_some_and(|d| Instant::now() >= d);
     let mut store_error: Option<anyhow::Error> = None;
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
         for n in 0..jobs {
             let tx = tx.clone();
-            let (songs, chain, next, stop, recently_missed) =
-                (&songs, &chain, &next, &stop, &recently_missed);
+            let (songs, chain, next, stop, recently_missed, out_of_time, past_deadline) = (
+                &songs,
+                &chain,
+                &next,
+                &stop,
+                &recently_missed,
+                &out_of_time,
+                &past_deadline,
+            );
             std::thread::Builder::new()
                 .name(format!("lyrics-fetch-{n}"))
                 .spawn_scoped(scope, move || loop {
                     if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if past_deadline() {
+                        out_of_time.store(true, Ordering::Relaxed);
                         break;
                     }
                     let index = next.fetch_add(1, Ordering::Relaxed);
@@ -215,6 +267,12 @@ pub fn fetch(
                     summary.cancelled = true;
                     continue;
                 }
+                Outcome::Failed {
+                    error: LyricsError::OutOfTime,
+                } => {
+                    out_of_time.store(true, Ordering::Relaxed);
+                    continue;
+                }
                 Outcome::Failed { error } => {
                     summary.failed += 1;
                     summary.failures.push(FetchFailure {
@@ -238,7 +296,10 @@ pub fn fetch(
     }
     store.flush()?;
     summary.cancelled |= cancel.load(Ordering::Relaxed) && report.done < songs.len();
+    summary.out_of_time = out_of_time.load(Ordering::Relaxed) && report.done < songs.len();
+    summary.skipped = songs.len().saturating_sub(report.done);
     summary.requests = client.as_ref().map_or(0, |c| c.requests_sent());
+    summary.stopped = client.as_ref().and_then(|c| c.stop_reason());
     Ok(summary)
 }
 

@@ -3,6 +3,12 @@
 //! connect timeout and a deadline for the whole answer, and reads at most [`MAX_BODY_BYTES`]. Connection errors,
 //! timeouts, 429 (after its `Retry-After`) and 5xx are retried with exponential backoff and jitter; other 4xx are
 //! not. A malformed answer is an error for that song only.
+//!
+//! A slow or rate-limiting server must not cost a timeout per song for a whole library, so the client is also a
+//! circuit breaker: after `breaker_after` timeouts or 429s in a row (counted per attempt, across every worker), or
+//! one `Retry-After` longer than [`MAX_RETRY_AFTER`], it stops asking for the rest of the run and says why; the
+//! same goes for a server that cannot be reached. A run may also have a deadline, which cuts the last requests
+//! short instead of waiting out their timeouts. Redirects are followed only within the server's own host.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -25,13 +31,17 @@ pub const ENV_BACKOFF_MS: &str = "MOODTAPE_LYRICS_BACKOFF_MS";
 pub const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 /// Error bodies are only read for their message.
 const MAX_ERROR_BODY_BYTES: u64 = 16 * 1024;
-/// A `Retry-After` longer than this is cut to it, so one answer cannot stall a run for hours.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// A `Retry-After` up to this long is waited out (by every worker); a longer one stops the run, so one answer
+/// cannot stall it for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
-/// After this many requests in a row could not reach the server (retries spent), the rest of the run does not
-/// try: a server that is down or a wrong URL should fail a run in seconds, not song by song.
-const UNREACHABLE_AFTER: u32 = 3;
+/// Config `lyrics.breaker_after` by default: after this many timeouts or 429s in a row, or requests in a row that
+/// could not reach the server (retries spent), the rest of the run does not ask. A server that is down, slow or
+/// rate limiting should end a run in seconds, not song by song.
+pub const DEFAULT_BREAKER_AFTER: u32 = 3;
+/// Redirects followed for one request, all within the server's host.
+const MAX_REDIRECTS: usize = 5;
 /// The artist name [`Song::new`] gives songs without one; never sent as a real artist.
 const UNKNOWN_ARTIST: &str = "Unknown artist";
 
@@ -54,6 +64,8 @@ pub struct LrclibSettings {
     pub requests_per_second: f64,
     pub backoff_base: Duration,
     pub max_body_bytes: u64,
+    /// Timeouts or 429s in a row (or unreachable requests in a row) after which the run stops asking.
+    pub breaker_after: u32,
 }
 
 impl LrclibSettings {
@@ -81,6 +93,7 @@ impl LrclibSettings {
             requests_per_second,
             backoff_base,
             max_body_bytes: MAX_BODY_BYTES,
+            breaker_after: DEFAULT_BREAKER_AFTER,
         }
     }
 }
@@ -138,15 +151,33 @@ impl RateLimiter {
         }
     }
 
-    fn wait(&self, cancel: &AtomicBool) -> Result<(), LyricsError> {
+    fn wait(&self, cancel: &AtomicBool, deadline: Option<Instant>) -> Result<(), LyricsError> {
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             let slot = (*next).max(Instant::now());
             *next = slot + self.interval;
             slot
         };
-        sleep_until(slot, cancel)
+        sleep_within(slot, cancel, deadline)
     }
+
+    /// No request from any worker before `until` (the server's `Retry-After`).
+    fn hold(&self, until: Instant) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        *next = (*next).max(until);
+    }
+}
+
+/// Sleeps until `until`, or fails at once with [`LyricsError::OutOfTime`] when that is past the run's deadline.
+fn sleep_within(
+    until: Instant,
+    cancel: &AtomicBool,
+    deadline: Option<Instant>,
+) -> Result<(), LyricsError> {
+    if deadline.is_some_and(|d| until > d) {
+        return Err(LyricsError::OutOfTime);
+    }
+    sleep_until(until, cancel)
 }
 
 /// Sleeps until `deadline` in short slices, so a cancelled run stops promptly.
@@ -171,6 +202,12 @@ pub struct Lrclib {
     limiter: RateLimiter,
     requests: AtomicU64,
     unreachable_streak: AtomicU32,
+    /// Timeouts and 429s in a row, over every worker.
+    overload_streak: AtomicU32,
+    /// Why the breaker stopped the run; once set, no request is sent.
+    stopped: Mutex<Option<String>>,
+    /// No request runs past this (a caller's time budget).
+    deadline: Option<Instant>,
 }
 
 impl Lrclib {
@@ -193,6 +230,7 @@ impl Lrclib {
             .user_agent(user_agent())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
+            .redirect(same_host_redirects())
             .build()
             .map_err(|e| bad_url(error_chain(&e)))?;
         Ok(Lrclib {
@@ -202,7 +240,115 @@ impl Lrclib {
             settings,
             requests: AtomicU64::new(0),
             unreachable_streak: AtomicU32::new(0),
+            overload_streak: AtomicU32::new(0),
+            stopped: Mutex::new(None),
+            deadline: None,
         })
+    }
+
+    /// No request of this client runs past `deadline`: the last ones are cut short with
+    /// [`LyricsError::OutOfTime`] rather than waiting out their timeouts.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Lrclib {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Why this client stopped asking (the breaker tripped, or the server could not be reached), if it did.
+    pub fn stop_reason(&self) -> Option<String> {
+        if let Some(reason) = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Some(reason);
+        }
+        let failures = self.unreachable_streak.load(Ordering::Relaxed);
+        (failures >= self.breaker_after()).then(|| {
+            format!(
+                "LRCLIB at {} could not be reached {failures} times in a row: check lyrics.lrclib_url and the network",
+                crate::sanitize::clean_line(&self.settings.base_url)
+            )
+        })
+    }
+
+    fn breaker_after(&self) -> u32 {
+        self.settings.breaker_after.max(1)
+    }
+
+    /// Stops the run (the first reason wins).
+    fn trip(&self, reason: String) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if stopped.is_none() {
+            tracing::warn!(%reason, "lyrics server: no more requests this run");
+            *stopped = Some(reason);
+        }
+    }
+
+    /// Fails when no request may be sent any more.
+    fn check_open(&self) -> Result<(), LyricsError> {
+        if let Some(reason) = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Err(LyricsError::Stopped { reason });
+        }
+        let failures = self.unreachable_streak.load(Ordering::Relaxed);
+        if failures >= self.breaker_after() {
+            return Err(LyricsError::Unreachable {
+                url: self.settings.base_url.clone(),
+                failures,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts an attempt's outcome towards the breaker, and trips it when the server is overloaded.
+    fn note<T>(
+        &self,
+        result: &Result<Option<T>, LyricsError>,
+        retries_spent: bool,
+        retry_after: Option<Duration>,
+    ) {
+        match result {
+            Err(LyricsError::Connect { .. }) => {
+                if retries_spent {
+                    self.unreachable_streak.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
+            Err(LyricsError::Cancelled | LyricsError::OutOfTime) => return,
+            _ => self.unreachable_streak.store(0, Ordering::Relaxed),
+        }
+        let overloaded = match result {
+            Err(LyricsError::Timeout { .. }) => Some("timeouts"),
+            Err(LyricsError::Http { status: 429, .. }) => Some("rate-limit answers (HTTP 429)"),
+            _ => None,
+        };
+        let Some(what) = overloaded else {
+            self.overload_streak.store(0, Ordering::Relaxed);
+            return;
+        };
+        if let Some(wait) = retry_after.filter(|w| *w > MAX_RETRY_AFTER) {
+            self.trip(format!(
+                "LRCLIB asks to wait {} s before the next request (HTTP 429 Retry-After): try later",
+                wait.as_secs()
+            ));
+            return;
+        }
+        let streak = self.overload_streak.fetch_add(1, Ordering::Relaxed) + 1;
+        if streak >= self.breaker_after() {
+            let fix = if what == "timeouts" {
+                "try later or raise lyrics.timeout_s"
+            } else {
+                "try later or lower lyrics.requests_per_second"
+            };
+            self.trip(format!(
+                "LRCLIB stopped after {streak} {what} in a row: {fix}"
+            ));
+        }
     }
 
     pub fn settings(&self) -> &LrclibSettings {
@@ -297,33 +443,29 @@ impl Lrclib {
             detail: e.to_string(),
         })?;
         url.query_pairs_mut().extend_pairs(query.iter().copied());
-        let failures = self.unreachable_streak.load(Ordering::Relaxed);
-        if failures >= UNREACHABLE_AFTER {
-            return Err(LyricsError::Unreachable {
-                url: self.settings.base_url.clone(),
-                failures,
-            });
-        }
+        self.check_open()?;
         let attempts = self.settings.retries + 1;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.limiter.wait(cancel)?;
+            self.limiter.wait(cancel, self.deadline)?;
+            // Another worker may have tripped the breaker while this one waited its turn.
+            self.check_open()?;
             let (result, retry_after) = self.attempt::<T>(&url);
-            match &result {
-                Err(LyricsError::Connect { .. }) if attempt >= attempts => {
-                    self.unreachable_streak.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(LyricsError::Connect { .. }) => {}
-                _ => self.unreachable_streak.store(0, Ordering::Relaxed),
-            }
+            self.note(&result, attempt >= attempts, retry_after);
+            let stopped = self.stop_reason().is_some();
             match result {
-                Err(e) if e.is_transient() && attempt < attempts => {
-                    let pause = retry_after
-                        .map(|d| d.min(MAX_RETRY_AFTER))
-                        .unwrap_or_else(|| self.backoff(attempt));
+                Err(e) if e.is_transient() && attempt < attempts && !stopped => {
+                    let pause = match retry_after {
+                        Some(wait) => {
+                            // Retry-After is about the client, not this request: every worker holds.
+                            self.limiter.hold(Instant::now() + wait);
+                            wait
+                        }
+                        None => self.backoff(attempt),
+                    };
                     tracing::debug!(%url, attempt, error = %e, ?pause, "lyrics request will be retried");
-                    sleep_until(Instant::now() + pause, cancel)?;
+                    sleep_within(Instant::now() + pause, cancel, self.deadline)?;
                 }
                 Err(LyricsError::Http { status: 429, .. }) => {
                     return Err(LyricsError::RateLimited { attempts: attempt })
@@ -343,15 +485,39 @@ impl Lrclib {
         (exp + jitter).min(MAX_BACKOFF)
     }
 
-    /// One request; also returns the server's `Retry-After` when it gave one.
+    /// One request, cut short at the run's deadline; also returns the server's `Retry-After` when it gave one.
     fn attempt<T: DeserializeOwned>(
         &self,
         url: &reqwest::Url,
     ) -> (Result<Option<T>, LyricsError>, Option<Duration>) {
+        let mut timeout = self.settings.timeout;
+        let mut clipped = false;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (Err(LyricsError::OutOfTime), None);
+            }
+            if left < timeout {
+                timeout = left;
+                clipped = true;
+            }
+        }
+        match self.attempt_within::<T>(url, timeout) {
+            // The budget ran out, not the server's time: no failure of the server, nothing for the breaker.
+            (Err(LyricsError::Timeout { .. }), _) if clipped => (Err(LyricsError::OutOfTime), None),
+            other => other,
+        }
+    }
+
+    fn attempt_within<T: DeserializeOwned>(
+        &self,
+        url: &reqwest::Url,
+        timeout: Duration,
+    ) -> (Result<Option<T>, LyricsError>, Option<Duration>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let deadline = started + self.settings.timeout;
-        let response = match self.http.get(url.clone()).send() {
+        let deadline = started + timeout;
+        let response = match self.http.get(url.clone()).timeout(timeout).send() {
             Ok(r) => r,
             Err(e) => return (Err(self.classify(url, &e)), None),
         };
@@ -360,9 +526,7 @@ impl Lrclib {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(MAX_RETRY_AFTER.as_secs_f64())));
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
         if status == 404 {
             return (Ok(None), None);
         }
@@ -441,6 +605,11 @@ impl Lrclib {
         let detail = crate::sanitize::clean_line(&root_cause(e));
         if e.is_timeout() {
             self.timeout_error(url)
+        } else if e.is_redirect() {
+            LyricsError::Redirect {
+                url: short_url(url),
+                detail,
+            }
         } else if e.is_connect() {
             LyricsError::Connect {
                 url: short_url(url),
@@ -453,6 +622,55 @@ impl Lrclib {
             }
         }
     }
+}
+
+/// Follows redirects only to the host (and port) the request went to, never from https down to http: a lyrics
+/// server has no business sending the client elsewhere.
+/// A `Retry-After` value: delay seconds, or an HTTP date (RFC 9110: IMF-fixdate, and the obsolete RFC 850 and
+/// asctime forms), as the time from `now` (a date already past means no wait).
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(1e9)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let verdict = attempt
+            .previous()
+            .first()
+            .map(|from| redirect_verdict(from, attempt.url()));
+        match verdict {
+            Some(Ok(())) | None => attempt.follow(),
+            Some(Err(refusal)) => attempt.error(refusal),
+        }
+    })
+}
+
+/// `Ok` when a redirect from `from` to `to` stays on the same host and port and keeps https.
+fn redirect_verdict(from: &reqwest::Url, to: &reqwest::Url) -> Result<(), String> {
+    let same_host = from.host_str() == to.host_str()
+        && from.port_or_known_default() == to.port_or_known_default();
+    let downgrade = from.scheme() == "https" && to.scheme() != "https";
+    if same_host && !downgrade {
+        return Ok(());
+    }
+    let target = match (to.host_str(), to.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", to.scheme()),
+        (Some(host), None) => format!("{}://{host}", to.scheme()),
+        _ => to.scheme().to_string(),
+    };
+    Err(format!(
+        "redirect to {} not followed (only the server's own host is)",
+        crate::sanitize::clean_line(&target)
+    ))
 }
 
 /// The URL without its query, for messages: the song is named next to it anyway.
@@ -621,6 +839,35 @@ fn evaluate(song: &Song, candidate: &LrclibRecord) -> Option<(Rank, LyricsRecord
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // The obsolete forms a server may still send.
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:28:10 2015", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
     use super::*;
     use crate::records::Location;
 
@@ -727,6 +974,21 @@ mod tests {
             "<html>down</html>"
         );
         assert!(error_message(&[b'x'; 1000]).chars().count() <= 201);
+    }
+
+    #[test]
+    fn redirects_stay_on_the_same_host() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let from = url("http://127.0.0.1:8080/api/get?x=1");
+        assert!(redirect_verdict(&from, &url("http://127.0.0.1:8080/other")).is_ok());
+        assert!(redirect_verdict(&from, &url("http://127.0.0.1:8081/other")).is_err());
+        let refusal = redirect_verdict(&from, &url("http://127.0.0.2:8080/x")).unwrap_err();
+        assert!(refusal.contains("127.0.0.2"), "{refusal}");
+        assert!(redirect_verdict(&from, &url("http://localhost:8080/x")).is_err());
+        let https = url("https://lrclib.net/api/get");
+        assert!(redirect_verdict(&https, &url("https://lrclib.net/api/v2/get")).is_ok());
+        assert!(redirect_verdict(&https, &url("http://lrclib.net/api/get")).is_err());
+        assert!(redirect_verdict(&https, &url("https://evil.example/api/get")).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod fetch;
+pub mod follow;
 pub mod lrc;
 pub mod lrclib;
 pub mod matching;

@@ -2,7 +2,6 @@
 //! written relative to the playlist when they share a folder above it, so a music folder with its playlists can
 //! move as a whole; URIs and MPD paths are written as they are.
 
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use crate::records::{Location, Song};
@@ -17,13 +16,41 @@ pub struct M3uEntry {
     pub location: String,
 }
 
-/// Writes `songs` as an M3U8 playlist at `path`; songs with no location are left out.
-pub fn write_m3u8(path: &Path, songs: &[Song]) -> std::io::Result<()> {
+/// Whether a song's location holds a control character (a line break, NUL, an escape): written into a playlist
+/// or sent to MPD it would end the entry early or splice it into another path, so such songs are left out.
+pub fn unsafe_location(song: &Song) -> bool {
+    match &song.location {
+        Location::File(p) => crate::records::path_bytes(p)
+            .iter()
+            .any(|b| b.is_ascii_control()),
+        Location::Uri(u) | Location::Mpd(u) => u.chars().any(char::is_control),
+        Location::None => false,
+    }
+}
+
+/// Writes `songs` as an M3U8 playlist at `path`; songs with no location, or with one no playlist can hold (see
+/// [`unsafe_location`]), are left out.
+/// How many of `songs` a playlist can list (the others have no location, or one no playlist can hold).
+pub fn listable(songs: &[Song]) -> usize {
+    count_entries(&render(songs, None))
+}
+
+fn count_entries(bytes: &[u8]) -> usize {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|line| line.starts_with(b"#EXTINF:"))
+        .count()
+}
+
+/// Returns the number of songs written.
+pub fn write_m3u8(path: &Path, songs: &[Song]) -> std::io::Result<usize> {
     let base = absolute(path)
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    write_file(path, &render(songs, Some(&base)))
+    let bytes = render(songs, Some(&base));
+    write_file(path, &bytes)?;
+    Ok(count_entries(&bytes))
 }
 
 /// Like [`write_m3u8`], with absolute file paths: for playlists that live apart from the music (temp files).
@@ -32,24 +59,19 @@ pub fn write_m3u8_absolute(path: &Path, songs: &[Song]) -> std::io::Result<()> {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    // Written beside and renamed, so a player reading the old playlist never sees half of the new one.
-    let tmp = path.with_extension("m3u8.part");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    // Written beside and renamed, so a player reading the old playlist never sees half of the new one; a link or
+    // a device at the target is refused rather than written through.
+    crate::files::write_bytes(path, bytes).map_err(std::io::Error::other)
 }
 
 /// The playlist's bytes; file paths are made relative to `base` when it is given and they share a folder.
 pub fn render(songs: &[Song], base: Option<&Path>) -> Vec<u8> {
     let mut out = b"#EXTM3U\n".to_vec();
     for song in songs {
-        let location: Vec<u8> = match &song.location {
+        if unsafe_location(song) {
+            continue;
+        }
+        let mut location: Vec<u8> = match &song.location {
             Location::File(p) => {
                 let abs = absolute(p);
                 let shown = base.and_then(|b| relative_to(&abs, b)).unwrap_or(abs);
@@ -58,16 +80,20 @@ pub fn render(songs: &[Song], base: Option<&Path>) -> Vec<u8> {
             Location::Uri(u) | Location::Mpd(u) => u.as_bytes().to_vec(),
             Location::None => continue,
         };
+        // A line starting with `#` is a directive or a comment to every reader; `./#name` is the same file.
+        if location.first() == Some(&b'#') {
+            if matches!(song.location, Location::File(_)) {
+                location.splice(0..0, *b"./");
+            } else {
+                continue;
+            }
+        }
         let secs = song
             .duration_s
             .filter(|d| d.is_finite() && *d >= 0.0)
             .map_or(-1, |d| d.round() as i64);
-        // Song text is already one clean line; a stray newline in a location would split the entry, so drop it.
-        let location: Vec<u8> = location
-            .into_iter()
-            .filter(|b| *b != b'\n' && *b != b'\r')
-            .collect();
-        out.extend_from_slice(format!("#EXTINF:{secs},{}\n", song.display_name()).as_bytes());
+        let name = crate::sanitize::clean_line(&song.display_name());
+        out.extend_from_slice(format!("#EXTINF:{secs},{name}\n").as_bytes());
         out.extend_from_slice(&location);
         out.push(b'\n');
     }
@@ -159,6 +185,19 @@ mod tests {
         assert_eq!(r("/m/a/x.flac", "/m/lists"), Some("../a/x.flac".into()));
         assert_eq!(r("/m/a/x.flac", "/other"), None);
         assert_eq!(r("/m/./a/../b/x.flac", "/m"), Some("b/x.flac".into()));
+    }
+
+    #[test]
+    fn locations_that_would_split_or_become_directives_are_never_spliced() {
+        let spliced = Song::new("A", "B", "", Location::File("/etc/pass\nwd".into()));
+        let hash = Song::new("C", "D", "", Location::File("#weird.flac".into()));
+        let uri = Song::new("E", "F", "", Location::Uri("#EXT-X-ENDLIST".into()));
+        let text = String::from_utf8(render(&[spliced, hash, uri], None)).unwrap();
+        assert!(!text.contains("passwd") && !text.contains("pass"), "{text}");
+        assert!(!text.contains("\n#EXT-X"), "{text}");
+        let back = parse_m3u8(&text);
+        assert_eq!(back.len(), 1, "{text}");
+        assert!(back[0].location.ends_with("/#weird.flac"), "{text}");
     }
 
     #[test]

@@ -7,7 +7,10 @@ pub mod mpd;
 
 pub use command::{run_command, spawn_command};
 pub use m3u::{parse_m3u8, write_m3u8, M3uEntry};
-pub use mpd::{import_library, queue, ImportReport, MpdSettings, MpdTarget, QueueReport};
+pub use mpd::{
+    import_library, queue, song_at, ImportReport, MpdSettings, MpdTarget, PlayState, PlayerOp,
+    PlayerStatus, QueueReport,
+};
 
 /// What can go wrong when handing songs to a player.
 #[derive(Debug, thiserror::Error)]

@@ -45,37 +45,65 @@ pub struct MpdTarget {
     pub password: Option<String>,
     /// A unix socket path; used instead of host and port when set.
     pub socket: Option<PathBuf>,
+    /// The user named MPD (config or environment), or its usual socket exists: worth saying when it is down.
+    pub configured: bool,
 }
 
 impl MpdTarget {
-    /// The target from configured settings and the values of `MPD_HOST` (`[password@]host` or a socket path) and
-    /// `MPD_PORT`, which override them as mpc and other MPD clients read them.
+    /// The target from configured settings and the values of `MPD_HOST` (`[password@]host`, a socket path, or
+    /// `@name` for a Linux abstract socket) and `MPD_PORT`, which override them as mpc and other MPD clients read
+    /// them. When neither the config nor the environment names MPD, its usual socket
+    /// `$XDG_RUNTIME_DIR/mpd/socket` is used where it exists (`runtime_dir` is `$XDG_RUNTIME_DIR`).
     pub fn resolve(
         config: &MpdSettings,
         host_env: Option<&str>,
         port_env: Option<&str>,
+        runtime_dir: Option<&Path>,
     ) -> MpdTarget {
         let mut password = Some(config.password.clone()).filter(|p| !p.is_empty());
         let mut host = config.host.trim().to_string();
-        if let Some(env) = host_env.map(str::trim).filter(|h| !h.is_empty()) {
-            host = match env.rsplit_once('@') {
-                Some((pw, h)) if !pw.is_empty() && !h.is_empty() => {
+        let host_env = host_env.map(str::trim).filter(|h| !h.is_empty());
+        let port_env = port_env.map(str::trim).filter(|p| !p.is_empty());
+        if let Some(env) = host_env {
+            host = if env.starts_with('@') {
+                env.to_string()
+            } else if let Some((pw, abstract_name)) = env.split_once("@@") {
+                // `password@@name`: a password and an abstract socket.
+                if !pw.is_empty() {
                     password = Some(pw.to_string());
-                    h.to_string()
                 }
-                _ => env.to_string(),
+                format!("@{abstract_name}")
+            } else {
+                match env.rsplit_once('@') {
+                    Some((pw, h)) if !pw.is_empty() && !h.is_empty() => {
+                        password = Some(pw.to_string());
+                        h.to_string()
+                    }
+                    _ => env.to_string(),
+                }
             };
         }
-        let port = port_env
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or(config.port);
-        let socket = if host.starts_with('/') {
+        let port = port_env.and_then(|p| p.parse().ok()).unwrap_or(config.port);
+        let mut socket = if host.starts_with('/') || (host.starts_with('@') && host.len() > 1) {
             Some(PathBuf::from(&host))
         } else if let Some(rest) = host.strip_prefix("~/") {
             std::env::var_os("HOME").map(|home| Path::new(&home).join(rest))
         } else {
             None
         };
+        let unconfigured = host_env.is_none()
+            && port_env.is_none()
+            && config.host.trim() == MpdSettings::default().host
+            && config.port == MpdSettings::default().port;
+        if unconfigured {
+            if let Some(default) = runtime_dir
+                .map(|d| d.join("mpd").join("socket"))
+                .filter(|p| p.exists())
+            {
+                host = default.display().to_string();
+                socket = Some(default);
+            }
+        }
         if host.is_empty() {
             host = "127.0.0.1".into();
         }
@@ -83,6 +111,7 @@ impl MpdTarget {
             host,
             port,
             password,
+            configured: !unconfigured || socket.is_some(),
             socket,
         }
     }
@@ -141,6 +170,10 @@ pub fn queue(
     let mut missing = Vec::new();
     // Everything is looked up before the queue is touched, so a failed lookup never leaves a cleared queue.
     for song in songs {
+        if crate::player::m3u::unsafe_location(song) {
+            missing.push(song.display_name());
+            continue;
+        }
         match mpd.resolve(song, &mut music_dir)? {
             Some(uri) => uris.push(uri),
             None => missing.push(song.display_name()),
@@ -182,9 +215,13 @@ pub fn queue(
 /// Imports MPD's database as songs with `Location::Mpd(uri)`, their tags and durations. When MPD's music folder
 /// is on this machine, lyrics in the files' tags or sidecars come along (MPD itself does not pass multi-line
 /// tags on). A rescan updates tags, keeps lyrics and analyses, and removes songs MPD no longer has.
-pub fn import_library(target: &MpdTarget, store: &Store) -> Result<ImportReport, PlayerError> {
+pub fn import_library(
+    target: &MpdTarget,
+    store: &Store,
+    listed: &mut dyn FnMut(usize),
+) -> Result<ImportReport, PlayerError> {
     let mut mpd = Client::connect(target)?;
-    let records = mpd.list_all()?;
+    let records = list_songs(target, &mut mpd, listed)?;
     let music_dir = mpd.music_directory().filter(|d| d.is_dir());
     mpd.close();
     // One MPD library per database: the host may be named in several ways, the songs are the same.
@@ -255,6 +292,154 @@ pub fn import_library(target: &MpdTarget, store: &Store) -> Result<ImportReport,
     }
     store.flush()?;
     Ok(report)
+}
+
+/// MPD's player state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayState {
+    Play,
+    Pause,
+    #[default]
+    Stop,
+}
+
+/// What MPD plays and how far it is: its `status` and `currentsong` in one. Tags are as MPD tells them: clean
+/// them before display.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlayerStatus {
+    pub state: PlayState,
+    pub elapsed_s: f64,
+    pub duration_s: Option<f64>,
+    /// 0-100; `None` when MPD has no mixer.
+    pub volume: Option<u8>,
+    /// The current song's place in the queue and its queue id.
+    pub song_pos: Option<usize>,
+    pub song_id: Option<u64>,
+    pub queue_len: usize,
+    /// MPD's queue version: it changes whenever the queue does.
+    pub queue_version: u64,
+    pub uri: Option<String>,
+    pub artist: String,
+    pub title: String,
+    pub album: String,
+}
+
+impl PlayerStatus {
+    fn from_replies(status: &[(String, String)], song: &[(String, String)]) -> PlayerStatus {
+        let num = |k: &str| value(status, k).and_then(|v| v.trim().parse::<f64>().ok());
+        let state = match value(status, "state") {
+            Some("play") => PlayState::Play,
+            Some("pause") => PlayState::Pause,
+            _ => PlayState::Stop,
+        };
+        let duration_s = num("duration")
+            .or_else(|| {
+                // Older MPDs: "time: elapsed:total".
+                value(status, "time")?.split_once(':')?.1.parse().ok()
+            })
+            .or_else(|| value(song, "duration").and_then(|d| d.parse().ok()))
+            .filter(|d: &f64| d.is_finite() && *d > 0.0);
+        let has_song = value(status, "songid").is_some();
+        let tag = |k: &str| {
+            if has_song {
+                value(song, k).unwrap_or_default().to_string()
+            } else {
+                String::new()
+            }
+        };
+        PlayerStatus {
+            state,
+            elapsed_s: num("elapsed")
+                .filter(|e| e.is_finite() && *e >= 0.0)
+                .unwrap_or(0.0),
+            duration_s,
+            volume: num("volume")
+                .filter(|v| *v >= 0.0)
+                .map(|v| v.min(100.0) as u8),
+            song_pos: num("song").map(|p| p as usize),
+            song_id: num("songid").map(|p| p as u64),
+            queue_len: num("playlistlength").map_or(0, |n| n as usize),
+            queue_version: num("playlist").map_or(0, |n| n as u64),
+            uri: has_song
+                .then(|| value(song, "file").map(str::to_string))
+                .flatten(),
+            artist: {
+                let a = tag("Artist");
+                if a.is_empty() {
+                    tag("AlbumArtist")
+                } else {
+                    a
+                }
+            },
+            title: {
+                let t = tag("Title");
+                if t.is_empty() {
+                    tag("Name")
+                } else {
+                    t
+                }
+            },
+            album: tag("Album"),
+        }
+    }
+
+    /// "Artist – Title", or the file's name when MPD knows no tags.
+    pub fn display_name(&self) -> String {
+        let title = if self.title.is_empty() {
+            self.uri
+                .as_deref()
+                .map(|u| {
+                    Path::new(u)
+                        .file_stem()
+                        .map_or_else(|| u.to_string(), |s| s.to_string_lossy().into_owned())
+                })
+                .unwrap_or_default()
+        } else {
+            self.title.clone()
+        };
+        if self.artist.is_empty() {
+            title
+        } else {
+            format!("{} – {title}", self.artist)
+        }
+    }
+}
+
+/// What a player key asks MPD to do.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PlayerOp {
+    /// Play when stopped, else pause or resume.
+    TogglePause,
+    Next,
+    Previous,
+    /// Seek by this many seconds from where the song is (negative: back).
+    SeekBy {
+        seconds: f64,
+    },
+    /// Change the volume by this many percent.
+    VolumeBy {
+        percent: i32,
+    },
+    /// Play the song at this place of the queue.
+    PlayAt {
+        pos: usize,
+    },
+}
+
+/// The song at `uri` in MPD's database, as an imported song (not stored).
+pub fn song_at(target: &MpdTarget, uri: &str) -> Result<Song, PlayerError> {
+    let mut mpd = Client::connect(target)?;
+    let reply = mpd.command(&format!("lsinfo {}", quote(uri)))?;
+    mpd.close();
+    split_records(reply)
+        .into_iter()
+        .find(|r| value(r, "file") == Some(uri))
+        .map(|r| song_from_record(uri, &r, MPD_SOURCE))
+        .ok_or_else(|| PlayerError::NotInDatabase {
+            songs: vec![crate::sanitize::clean_line(uri)],
+        })
 }
 
 /// The `source` of songs imported from MPD.
@@ -373,6 +558,10 @@ pub struct Client {
     local: bool,
     /// The protocol version from MPD's greeting.
     pub version: String,
+    /// What was read of a line when a read timed out, so the line is whole when the read goes on.
+    partial: Vec<u8>,
+    /// The last failed read ran out of time (the connection may still be fine).
+    timed_out: bool,
 }
 
 impl Client {
@@ -386,7 +575,7 @@ impl Client {
         let (stream, local) = match &target.socket {
             #[cfg(unix)]
             Some(path) => {
-                let s = std::os::unix::net::UnixStream::connect(path).map_err(refused)?;
+                let s = connect_unix(path).map_err(refused)?;
                 s.set_read_timeout(Some(IO_TIMEOUT)).map_err(refused)?;
                 s.set_write_timeout(Some(IO_TIMEOUT)).map_err(refused)?;
                 (Stream::Unix(s), true)
@@ -413,6 +602,8 @@ impl Client {
             addr: addr.clone(),
             local,
             version: String::new(),
+            partial: Vec::new(),
+            timed_out: false,
         };
         let greeting = client.read_line()?;
         let Some(version) = greeting.strip_prefix("OK MPD ") else {
@@ -442,6 +633,13 @@ impl Client {
             .next()
             .unwrap_or_default()
             .to_string();
+        // A line break inside an argument would end the command there and send the rest as another one.
+        if line.contains(['\n', '\r', '\0']) {
+            return Err(PlayerError::Ack {
+                command: name,
+                message: "an argument holds a line break or NUL; not sent".into(),
+            });
+        }
         let sent = self
             .writer
             .write_all(format!("{line}\n").as_bytes())
@@ -474,7 +672,8 @@ impl Client {
     }
 
     fn read_line(&mut self) -> Result<String, PlayerError> {
-        let mut buf = Vec::new();
+        self.timed_out = false;
+        let mut buf = std::mem::take(&mut self.partial);
         match self.reader.read_until(b'\n', &mut buf) {
             Ok(0) => Err(PlayerError::Protocol {
                 addr: self.addr.clone(),
@@ -486,7 +685,16 @@ impl Client {
                 }
                 Ok(String::from_utf8_lossy(&buf).into_owned())
             }
-            Err(e) => Err(self.lost(&e)),
+            Err(e) => {
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) {
+                    self.timed_out = true;
+                    self.partial = buf;
+                }
+                Err(self.lost(&e))
+            }
         }
     }
 
@@ -502,23 +710,137 @@ impl Client {
         let _ = self.writer.write_all(b"close\n");
     }
 
-    /// Every song record of the database. `listallinfo` of a whole large library can exceed MPD's output
-    /// buffer; then each top-level folder is listed on its own.
-    fn list_all(&mut self) -> Result<Vec<Vec<(String, String)>>, PlayerError> {
-        let pairs = match self.command("listallinfo") {
-            Ok(p) => p,
-            Err(PlayerError::Ack { .. }) => {
-                let top = self.command("lsinfo")?;
-                let mut all = top.clone();
-                for (k, dir) in top.iter().filter(|(k, _)| k == "directory") {
-                    let _ = k;
-                    all.extend(self.command(&format!("listallinfo {}", quote(dir)))?);
-                }
-                all
-            }
+    /// MPD's player state and the current song.
+    pub fn status(&mut self) -> Result<PlayerStatus, PlayerError> {
+        let status = self.command("status")?;
+        let song = if value(&status, "songid").is_some() {
+            self.command("currentsong")?
+        } else {
+            Vec::new()
+        };
+        Ok(PlayerStatus::from_replies(&status, &song))
+    }
+
+    /// Waits up to `wait` for a change in MPD's `subsystems` (`idle`), then ends the wait (`noidle`); returns the
+    /// subsystems that changed (none when the time ran out).
+    pub fn idle(&mut self, subsystems: &str, wait: Duration) -> Result<Vec<String>, PlayerError> {
+        let sent = self
+            .writer
+            .write_all(format!("idle {subsystems}\n").as_bytes())
+            .and_then(|()| self.writer.flush());
+        if let Err(e) = sent {
+            return Err(self.lost(&e));
+        }
+        let set = |c: &mut Client, t: Duration| {
+            let r = match c.reader.get_ref() {
+                Stream::Tcp(s) => s.set_read_timeout(Some(t)),
+                #[cfg(unix)]
+                Stream::Unix(s) => s.set_read_timeout(Some(t)),
+            };
+            r.map_err(|e| c.lost(&e))
+        };
+        set(self, wait.max(Duration::from_millis(1)))?;
+        let first = match self.read_line() {
+            Ok(line) => Some(line),
+            Err(PlayerError::Protocol { .. }) if self.timed_out => None,
             Err(e) => return Err(e),
         };
-        Ok(split_records(pairs))
+        set(self, IO_TIMEOUT)?;
+        let mut changed = Vec::new();
+        let mut line = match first {
+            Some(line) => line,
+            None => {
+                let sent = self
+                    .writer
+                    .write_all(b"noidle\n")
+                    .and_then(|()| self.writer.flush());
+                if let Err(e) = sent {
+                    return Err(self.lost(&e));
+                }
+                self.read_line()?
+            }
+        };
+        loop {
+            if line == "OK" {
+                return Ok(changed);
+            }
+            if let Some(ack) = line.strip_prefix("ACK ") {
+                return Err(PlayerError::Ack {
+                    command: "idle".into(),
+                    message: ack.to_string(),
+                });
+            }
+            if let Some(sub) = line.strip_prefix("changed: ") {
+                changed.push(sub.to_string());
+            }
+            line = self.read_line()?;
+        }
+    }
+
+    /// Does what a player key asks.
+    pub fn control(&mut self, op: PlayerOp) -> Result<(), PlayerError> {
+        let status = self.status()?;
+        let line = match op {
+            PlayerOp::TogglePause => match status.state {
+                PlayState::Stop => "play".to_string(),
+                PlayState::Play => "pause 1".to_string(),
+                PlayState::Pause => "pause 0".to_string(),
+            },
+            PlayerOp::Next => "next".to_string(),
+            PlayerOp::Previous => "previous".to_string(),
+            PlayerOp::SeekBy { seconds } => {
+                if status.song_id.is_none() || status.state == PlayState::Stop {
+                    return Ok(());
+                }
+                let to = (status.elapsed_s + seconds).max(0.0);
+                match status.duration_s {
+                    // Past the end: the next song, as a player's seek bar does.
+                    Some(d) if to >= d => "next".to_string(),
+                    _ => format!("seekcur {to:.1}"),
+                }
+            }
+            PlayerOp::VolumeBy { percent } => {
+                let Some(v) = status.volume else {
+                    return Err(PlayerError::Ack {
+                        command: "setvol".into(),
+                        message: "MPD has no volume control here (set mixer_type in mpd.conf)"
+                            .into(),
+                    });
+                };
+                format!("setvol {}", (i32::from(v) + percent).clamp(0, 100))
+            }
+            PlayerOp::PlayAt { pos } => format!("play {pos}"),
+        };
+        self.command(&line).map(|_| ())
+    }
+
+    /// The record of the song at `pos` in the queue.
+    pub fn queued_song(
+        &mut self,
+        pos: usize,
+    ) -> Result<Option<Vec<(String, String)>>, PlayerError> {
+        match self.command(&format!("playlistinfo {pos}")) {
+            Ok(reply) => Ok(split_records(reply).into_iter().next()),
+            Err(PlayerError::Ack { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds a song to the end of the queue; returns its queue id.
+    pub fn add(&mut self, uri: &str) -> Result<Option<String>, PlayerError> {
+        let reply = self.command(&format!("addid {}", quote(uri)))?;
+        Ok(value(&reply, "Id").map(str::to_string))
+    }
+
+    /// The URI MPD knows `song` by, or `None` when MPD does not have it.
+    pub fn uri_of(&mut self, song: &Song) -> Result<Option<String>, PlayerError> {
+        let mut music_dir = None;
+        self.resolve(song, &mut music_dir)
+    }
+
+    /// MPD's music folder, when it tells (over its unix socket).
+    pub fn music_dir(&mut self) -> Option<PathBuf> {
+        self.music_directory()
     }
 
     /// The URI MPD knows `song` by, or `None` when it is not in MPD's database.
@@ -592,6 +914,117 @@ impl Client {
     }
 }
 
+/// Records per `find ... window` request once a whole listing did not fit; halved whenever MPD still drops the
+/// connection, so even a tiny `max_output_buffer_size` gets through.
+const LIST_WINDOW: usize = 512;
+/// Reconnections in a row, without a window getting through, before a listing gives up.
+const LIST_RETRIES: u32 = 6;
+
+/// Every song record of MPD's database. One `listallinfo` answers small libraries; when that does not fit MPD's
+/// output buffer (`max_output_buffer_size`: MPD logs "Output buffer is full" and hangs up, or answers ACK) the
+/// songs are listed in windows of `find`, reconnecting whenever MPD drops the connection, and by folder
+/// (`lsinfo`) on MPDs older than 0.21, which know no filter expressions. `listed` hears the running count.
+pub fn list_songs(
+    target: &MpdTarget,
+    mpd: &mut Client,
+    listed: &mut dyn FnMut(usize),
+) -> Result<Vec<Vec<(String, String)>>, PlayerError> {
+    match mpd.command("listallinfo") {
+        Ok(pairs) => {
+            let records = split_records(pairs);
+            listed(records.len());
+            return Ok(records);
+        }
+        Err(PlayerError::Ack { .. }) => {}
+        Err(PlayerError::Protocol { .. }) => *mpd = reconnect(target, 0)?,
+        Err(e) => return Err(e),
+    }
+    let mut out = Vec::new();
+    let mut size = LIST_WINDOW;
+    let mut failures = 0;
+    loop {
+        let start = out.len();
+        let line = format!(
+            "find {} window {start}:{}",
+            quote("(file != \"\")"),
+            start + size
+        );
+        match mpd.command(&line) {
+            Ok(pairs) => {
+                failures = 0;
+                let records = split_records(pairs);
+                let n = records.len();
+                out.extend(records);
+                listed(out.len());
+                if n < size {
+                    return Ok(out);
+                }
+            }
+            // No filter expressions (MPD before 0.21): folder by folder.
+            Err(PlayerError::Ack { .. }) if start == 0 => {
+                return list_by_folder(target, mpd, listed);
+            }
+            Err(PlayerError::Protocol { addr, detail }) => {
+                failures += 1;
+                if failures > LIST_RETRIES {
+                    return Err(PlayerError::Protocol {
+                        addr,
+                        detail: format!(
+                            "{detail} (listing in windows of {size} songs after {LIST_RETRIES} reconnections; raise max_output_buffer_size in mpd.conf)"
+                        ),
+                    });
+                }
+                size = (size / 2).max(1);
+                *mpd = reconnect(target, failures)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Lists folder by folder with `lsinfo`, reconnecting when MPD drops the connection.
+fn list_by_folder(
+    target: &MpdTarget,
+    mpd: &mut Client,
+    listed: &mut dyn FnMut(usize),
+) -> Result<Vec<Vec<(String, String)>>, PlayerError> {
+    let mut out = Vec::new();
+    let mut folders = vec![String::new()];
+    while let Some(dir) = folders.pop() {
+        let line = if dir.is_empty() {
+            "lsinfo".to_string()
+        } else {
+            format!("lsinfo {}", quote(&dir))
+        };
+        let mut failures = 0;
+        let pairs = loop {
+            match mpd.command(&line) {
+                Ok(p) => break p,
+                Err(PlayerError::Protocol { .. }) if failures < LIST_RETRIES => {
+                    failures += 1;
+                    *mpd = reconnect(target, failures)?;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        folders.extend(
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "directory")
+                .map(|(_, v)| v.clone()),
+        );
+        out.extend(split_records(pairs));
+        listed(out.len());
+    }
+    Ok(out)
+}
+
+/// A fresh connection after MPD dropped one, a little later each time.
+fn reconnect(target: &MpdTarget, attempt: u32) -> Result<Client, PlayerError> {
+    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))));
+    Client::connect(target)
+}
+
 /// Splits a listing into records, each starting at `file`, `directory` or `playlist`.
 fn split_records(pairs: Vec<(String, String)>) -> Vec<Vec<(String, String)>> {
     let mut out: Vec<Vec<(String, String)>> = Vec::new();
@@ -605,6 +1038,30 @@ fn split_records(pairs: Vec<(String, String)>) -> Vec<Vec<(String, String)>> {
     }
     out.retain(|r| r.first().is_some_and(|(k, _)| k == "file"));
     out
+}
+
+/// A socket path, or `@name` for a Linux abstract socket (as `MPD_HOST=@mpd` names one).
+#[cfg(unix)]
+fn connect_unix(path: &Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    use std::os::unix::net::UnixStream;
+    let text = path.as_os_str().as_encoded_bytes();
+    match text.strip_prefix(b"@") {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Some(name) => {
+            #[cfg(target_os = "android")]
+            use std::os::android::net::SocketAddrExt;
+            #[cfg(target_os = "linux")]
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            UnixStream::connect_addr(&addr)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        Some(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "abstract sockets (@name) exist only on Linux",
+        )),
+        None => UnixStream::connect(path),
+    }
 }
 
 fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
@@ -641,16 +1098,70 @@ mod tests {
     #[test]
     fn env_overrides_config() {
         let config = MpdSettings::default();
-        let t = MpdTarget::resolve(&config, Some("secret@music.local"), Some("6601"));
+        let t = MpdTarget::resolve(&config, Some("secret@music.local"), Some("6601"), None);
         assert_eq!(t.host, "music.local");
         assert_eq!(t.port, 6601);
         assert_eq!(t.password.as_deref(), Some("secret"));
         assert_eq!(t.addr(), "music.local:6601");
-        let s = MpdTarget::resolve(&config, Some("/run/mpd/socket"), None);
+        let s = MpdTarget::resolve(&config, Some("/run/mpd/socket"), None, None);
         assert_eq!(s.socket, Some(PathBuf::from("/run/mpd/socket")));
-        let d = MpdTarget::resolve(&config, None, Some("x"));
+        let d = MpdTarget::resolve(&config, None, Some("x"), None);
         assert_eq!(d.addr(), "127.0.0.1:6600");
         assert_eq!(d.password, None);
+    }
+
+    #[test]
+    fn abstract_sockets_and_the_default_socket() {
+        let config = MpdSettings::default();
+        let a = MpdTarget::resolve(&config, Some("@mpd"), None, None);
+        assert_eq!(a.socket, Some(PathBuf::from("@mpd")));
+        assert_eq!(a.password, None);
+        let b = MpdTarget::resolve(&config, Some("pw@@mpd"), None, None);
+        assert_eq!(b.socket, Some(PathBuf::from("@mpd")));
+        assert_eq!(b.password.as_deref(), Some("pw"));
+
+        let runtime = std::env::temp_dir().join(format!("moodtape-mpd-rt-{}", std::process::id()));
+        std::fs::create_dir_all(runtime.join("mpd")).unwrap();
+        std::fs::write(runtime.join("mpd/socket"), b"").unwrap();
+        let d = MpdTarget::resolve(&config, None, None, Some(&runtime));
+        assert_eq!(d.socket, Some(runtime.join("mpd/socket")));
+        // Anything configured wins over the default socket.
+        let e = MpdTarget::resolve(&config, Some("music.local"), None, Some(&runtime));
+        assert_eq!(e.socket, None);
+        let other = MpdSettings {
+            port: 6601,
+            ..MpdSettings::default()
+        };
+        assert_eq!(
+            MpdTarget::resolve(&other, None, None, Some(&runtime)).socket,
+            None
+        );
+        let _ = std::fs::remove_dir_all(&runtime);
+        assert_eq!(
+            MpdTarget::resolve(&config, None, None, Some(&runtime)).socket,
+            None
+        );
+    }
+
+    #[test]
+    fn an_abstract_socket_is_reached() {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("moodtape-test-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"OK MPD 0.23.0\n").unwrap();
+        });
+        let t = MpdTarget::resolve(
+            &MpdSettings::default(),
+            Some(&format!("@{name}")),
+            None,
+            None,
+        );
+        let client = Client::connect(&t).unwrap();
+        assert_eq!(client.version, "0.23.0");
+        server.join().unwrap();
     }
 
     #[test]
@@ -676,7 +1187,7 @@ mod tests {
             port: 1,
             password: String::new(),
         };
-        let t = MpdTarget::resolve(&config, None, None);
+        let t = MpdTarget::resolve(&config, None, None, None);
         let err = Client::connect(&t)
             .err()
             .map(|e| e.to_string())

@@ -83,6 +83,8 @@ impl Target {
 
 /// Distances on the valence/arousal plane at or beyond this count as no similarity at all (the plane is 2x2).
 const VA_SCALE: f32 = 2.0;
+/// The longest journey computed, whatever was asked.
+pub const MAX_JOURNEY_STEPS: usize = 1000;
 /// Feedback given for a mood farther than this from the current one does not count.
 const FEEDBACK_RADIUS: f32 = 1.0;
 /// Jumps up to this long are never penalised in a journey: neighbours on a sparse map are this far apart.
@@ -268,7 +270,8 @@ pub fn journey(
     w: &Weights,
     feedback: &[Feedback],
 ) -> Vec<Pick> {
-    let steps = steps.max(2);
+    // Longer than the library it cannot be, and a huge request must not allocate or loop for it.
+    let steps = steps.clamp(2, MAX_JOURNEY_STEPS);
     let (v0, a0) = (from.reading.valence, from.reading.arousal);
     let (v1, a1) = to.point();
     let step_len = ((v1 - v0).hypot(a1 - a0)) / (steps - 1) as f32;
@@ -280,9 +283,12 @@ pub fn journey(
 
     let mut used = vec![false; cands.len()];
     let mut titles: HashSet<String> = HashSet::new();
-    let mut out: Vec<Pick> = Vec::with_capacity(steps);
+    let mut out: Vec<Pick> = Vec::with_capacity(steps.min(cands.len()));
     let mut prev: Option<(f32, f32, String)> = None;
     for i in 0..steps {
+        if out.len() == cands.len() {
+            break;
+        }
         let t = i as f32 / (steps - 1) as f32;
         let (wv, wa) = (v0 + (v1 - v0) * t, a0 + (a1 - a0) * t);
         let last = i + 1 == steps;

@@ -43,8 +43,19 @@ impl LyricsRecord {
         }
     }
 
-    /// Lyrics in LRC form: the plain text is derived from it, and the cleaned LRC kept for display.
+    /// Lyrics in whichever form `text` has: LRC when a line starts with a time stamp (or it is nothing but LRC
+    /// tags), plain otherwise.
+    pub fn from_text(text: &str, origin: LyricsOrigin) -> LyricsRecord {
+        LyricsRecord::synced(text, origin)
+    }
+
+    /// Lyrics in LRC form: the plain text is derived from it, and the cleaned LRC kept for display. Text without
+    /// a single time stamp is not LRC, whatever brackets it has: it is kept whole as plain text, so lines such as
+    /// `[Chorus]` stay.
     pub fn synced(lrc: &str, origin: LyricsOrigin) -> LyricsRecord {
+        if !has_time_stamps(lrc) && !only_lrc_tags(lrc) {
+            return LyricsRecord::new(lrc, origin);
+        }
         let plain: Vec<String> = lrc.lines().map(lrc_line_text).collect();
         let mut record = LyricsRecord::new(&plain.join("\n"), origin);
         let (synced, _) = crate::sanitize::clean_lyrics(lrc);
@@ -65,6 +76,48 @@ impl LyricsRecord {
 pub fn lyrics_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     super::song::hex(&digest[..8])
+}
+
+/// True when a line of `text` starts with an LRC time stamp (`[mm:ss]`, `[mm:ss.xx]`, `[mm:ss:xx]`,
+/// `[h:mm:ss.xx]`). Only such text is LRC: section marks (`[Chorus]`) and tags (`[ar:...]`) alone are not.
+pub fn has_time_stamps(text: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start_matches('\u{feff}').trim_start();
+        line.strip_prefix('[')
+            .and_then(|rest| rest.find(']').map(|end| &rest[..end]))
+            .is_some_and(is_time_stamp)
+    })
+}
+
+/// An LRC file with tags and no timed line (`[ar:Someone]` alone): LRC with no words, not words.
+fn only_lrc_tags(text: &str) -> bool {
+    const KEYS: [&str; 11] = [
+        "ar", "al", "ti", "au", "by", "length", "offset", "re", "ve", "tool", "#",
+    ];
+    let mut lines = text
+        .lines()
+        .map(|l| l.trim_start_matches('\u{feff}').trim())
+        .filter(|l| !l.is_empty())
+        .peekable();
+    lines.peek().is_some()
+        && lines.all(|line| {
+            line.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|tag| tag.split_once(':'))
+                .is_some_and(|(key, _)| KEYS.iter().any(|k| k.eq_ignore_ascii_case(key.trim())))
+        })
+}
+
+fn is_time_stamp(tag: &str) -> bool {
+    let (main, fraction) = match tag.trim().split_once('.') {
+        Some((main, fraction)) => (main, fraction),
+        None => (tag.trim(), ""),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = main.split(':').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| digits(p))
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The words of one LRC line: leading `[mm:ss.xx]` stamps removed, metadata lines (`[ar:...]`) dropped.
@@ -119,6 +172,43 @@ mod tests {
             r.hash(),
             LyricsRecord::new("hello blue", LyricsOrigin::Tags).hash()
         );
+    }
+
+    #[test]
+    fn bracketed_text_without_time_stamps_is_plain() {
+        let text = "[Chorus]\nla la la\n\n[Verse 2]\nmore words";
+        let r = LyricsRecord::synced(text, LyricsOrigin::Import);
+        assert_eq!(r.text, text);
+        assert_eq!(r.synced, None);
+        let r = LyricsRecord::from_text("[ar:Someone]\n[Intro]\nhum", LyricsOrigin::Sidecar);
+        assert_eq!(r.text, "[ar:Someone]\n[Intro]\nhum");
+        let r = LyricsRecord::from_text("[ar:Someone]\n[ti:x]\n", LyricsOrigin::Sidecar);
+        assert!(!r.has_words());
+        let r = LyricsRecord::from_text("[Verse 1: Someone]\nwords", LyricsOrigin::Sidecar);
+        assert_eq!(r.text, "[Verse 1: Someone]\nwords");
+        let r = LyricsRecord::from_text("[Intro]\n[00:01.00]sung\n", LyricsOrigin::Sidecar);
+        assert_eq!(r.text, "sung");
+        assert!(r.synced.is_some());
+        for stamp in [
+            "[00:01]",
+            "[00:01.50]",
+            "[01:02:34]",
+            "[1:00:00.00]",
+            "[123:00.00]",
+        ] {
+            assert!(has_time_stamps(&format!("{stamp}x")), "{stamp}");
+        }
+        for not in [
+            "[Chorus]",
+            "[ar:x]",
+            "[1st verse]",
+            "[00]",
+            "[a:b]",
+            "[00:01.x]",
+            "x [00:01]",
+        ] {
+            assert!(!has_time_stamps(not), "{not}");
+        }
     }
 
     #[test]

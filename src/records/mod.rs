@@ -13,8 +13,8 @@ pub use mood::{
     SongMood, TextMood, EKMAN, LABELS,
 };
 pub use song::{
-    format_duration, hex, normalize_name, path_bytes, FileStamp, Location, LyricsOrigin, Song,
-    SongId,
+    format_duration, hex, identity_name, normalize_name, path_bytes, FileStamp, Location,
+    LyricsOrigin, Song, SongId,
 };
 
 /// Seconds since the Unix epoch.

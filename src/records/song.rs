@@ -29,8 +29,21 @@ impl SongId {
         }
     }
 
-    /// For songs with no file or URI: the normalised artist, title and album.
+    /// For songs with no file or URI: the exact artist, title and album, only Unicode-normalised (NFC),
+    /// case-folded and with runs of whitespace made one space. Two different names never share an id this way
+    /// (a transliteration made 是 and 事 both "shi"); searching and matching still fold further.
     pub fn for_names(artist: &str, title: &str, album: &str) -> SongId {
+        let key = format!(
+            "{}\u{0}{}\u{0}{}",
+            identity_name(artist),
+            identity_name(title),
+            identity_name(album)
+        );
+        SongId::from_key("names2", key.as_bytes())
+    }
+
+    /// The id [`SongId::for_names`] gave before schema 2 (a transliteration), for migrating old databases.
+    pub fn legacy_for_names(artist: &str, title: &str, album: &str) -> SongId {
         let key = format!(
             "{}\u{0}{}\u{0}{}",
             normalize_name(artist),
@@ -59,6 +72,13 @@ pub fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// A name as it identifies a song: NFC, lower case, whitespace collapsed; nothing else is folded.
+pub fn identity_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = name.nfc().collect::<String>().to_lowercase();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Lower case, accents folded, punctuation dropped, whitespace collapsed: for comparing names.
@@ -324,7 +344,37 @@ mod tests {
         assert_eq!(a.id.as_str().len(), 16);
         assert_eq!(
             Song::new("Café  Tacuba", "X", "", Location::None).id,
-            Song::new("cafe tacuba", "x", "", Location::None).id
+            Song::new("café tacuba", "x", "", Location::None).id
+        );
+        // Composed and decomposed é are one name; é and e are two.
+        assert_eq!(
+            Song::new("Cafe\u{301}", "X", "", Location::None).id,
+            Song::new("Caf\u{e9}", "X", "", Location::None).id
+        );
+        assert_ne!(
+            Song::new("Café", "X", "", Location::None).id,
+            Song::new("Cafe", "X", "", Location::None).id
+        );
+    }
+
+    #[test]
+    fn names_that_transliterate_alike_get_different_ids() {
+        let pairs = [
+            ("王菲", "是", "王菲", "事"),
+            ("Кино", "Группа крови", "Кино", "Группа кровь"),
+            ("فيروز", "نسم علينا الهوى", "فيروز", "نسّم علينا الهوى"),
+            ("🎸", "🔥", "🎸", "💧"),
+        ];
+        for (a1, t1, a2, t2) in pairs {
+            assert_ne!(
+                Song::new(a1, t1, "", Location::None).id,
+                Song::new(a2, t2, "", Location::None).id,
+                "{a1} {t1} / {a2} {t2}"
+            );
+        }
+        assert_eq!(
+            SongId::legacy_for_names("王菲", "是", ""),
+            SongId::legacy_for_names("王菲", "事", "")
         );
     }
 

@@ -113,8 +113,13 @@ impl Core {
         }
     }
 
-    /// Stops serving (answering calls in flight first) and closes a local session.
+    /// Stops serving (calls in flight stop after their batch in hand and answer) and closes a local session.
     pub fn close(mut self, wait: Duration) {
+        if let Link::Local(session) = &self.link {
+            session
+                .closing()
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         if let Some(server) = self.server.take() {
             server.stop(wait);
         }

@@ -15,6 +15,9 @@ use crate::service::Session;
 
 /// How long a client may take to send its request line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long, and how much, a closing connection reads of what its client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 << 20;
 /// How often the accept loop looks whether it should stop.
 const ACCEPT_POLL: Duration = Duration::from_millis(50);
 
@@ -106,7 +109,7 @@ fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
 fn accept_loop(
     listener: &UnixListener,
     session: &Arc<Session>,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
     active: &Arc<AtomicUsize>,
 ) {
     while !stop.load(Ordering::SeqCst) {
@@ -114,11 +117,12 @@ fn accept_loop(
             Ok((stream, _)) => {
                 let session = session.clone();
                 let count = active.clone();
+                let stopping = stop.clone();
                 active.fetch_add(1, Ordering::SeqCst);
                 let spawned = std::thread::Builder::new()
                     .name("moodtape-conn".into())
                     .spawn(move || {
-                        serve_one(stream, &session);
+                        serve_one(stream, &session, &stopping);
                         count.fetch_sub(1, Ordering::SeqCst);
                     });
                 if let Err(e) = spawned {
@@ -187,22 +191,45 @@ fn own_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Reads a line of at most `max` bytes (without the newline); `None` when it is longer or never ends.
-pub fn read_line_capped(reader: &mut impl BufRead, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+/// Reads the request line, giving up after [`REQUEST_TIMEOUT`] or when the server stops.
+fn read_request(stream: &UnixStream, stop: &AtomicBool) -> std::io::Result<Option<Vec<u8>>> {
+    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let mut reader = BufReader::new(stream).take(MAX_REQUEST as u64 + 1);
     let mut line = Vec::new();
-    let n = reader.take(max as u64 + 1).read_until(b'\n', &mut line)?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
-        return Ok(Some(line));
+    let start = Instant::now();
+    loop {
+        match reader.read_until(b'\n', &mut line) {
+            Ok(_) if line.last() == Some(&b'\n') => {
+                line.pop();
+                return Ok(Some(line));
+            }
+            Ok(_) if line.len() > MAX_REQUEST => return Ok(None),
+            // The end of the stream ends the request too.
+            Ok(_) => return Ok(Some(line)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(std::io::Error::other("the server is stopping"));
+                }
+                if start.elapsed() >= REQUEST_TIMEOUT {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "timed out",
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
-    if n > max {
-        return Ok(None);
-    }
-    // End of stream without a newline: take what came as the line.
-    Ok(Some(line))
 }
 
-fn serve_one(stream: UnixStream, session: &Session) {
+fn serve_one(stream: UnixStream, session: &Session, stop: &AtomicBool) {
     let out = match stream.try_clone() {
         Ok(s) => Arc::new(Mutex::new(s)),
         Err(_) => return,
@@ -220,6 +247,7 @@ fn serve_one(stream: UnixStream, session: &Session) {
             message,
             causes: Vec::new(),
         }));
+        linger(&stream);
     };
     match peer_uid(&stream) {
         Ok(uid) if peer_allowed(uid, own_uid()) => {}
@@ -236,9 +264,7 @@ fn serve_one(stream: UnixStream, session: &Session) {
             return;
         }
     }
-    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
-    let mut reader = BufReader::new(&stream);
-    let request = match read_line_capped(&mut reader, MAX_REQUEST) {
+    let request = match read_request(&stream, stop) {
         Ok(Some(line)) => line,
         Ok(None) => {
             refuse(format!(
@@ -260,45 +286,41 @@ fn serve_one(stream: UnixStream, session: &Session) {
         }
     };
     let _ = stream.set_read_timeout(None);
-    let cancel = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicBool::new(false));
-    // The heartbeat tells a waiting client the call is alive; a failed write means it hung up, which cancels.
-    let beat = {
-        let out = out.clone();
-        let cancel = cancel.clone();
-        let done = done.clone();
-        std::thread::Builder::new()
-            .name("moodtape-beat".into())
-            .spawn(move || {
-                let mut last = Instant::now();
-                while !done.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(50));
-                    if last.elapsed() >= HEARTBEAT {
-                        last = Instant::now();
-                        let line = b"{\"alive\":true}\n";
-                        let mut s = crate::service::lock_ignoring_poison(&out);
-                        if s.write_all(line).and_then(|_| s.flush()).is_err() {
-                            cancel.store(true, Ordering::SeqCst);
-                            return;
-                        }
+    let cancel = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        // The heartbeat tells a waiting client the call is alive; a failed write means it hung up, and a session
+        // that closes stops the call too (after the batch in hand).
+        scope.spawn(|| {
+            let mut last = Instant::now();
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+                if session.closing().load(Ordering::SeqCst) {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+                if last.elapsed() >= HEARTBEAT {
+                    last = Instant::now();
+                    let line = b"{\"alive\":true}\n";
+                    let mut s = crate::service::lock_ignoring_poison(&out);
+                    if s.write_all(line).and_then(|_| s.flush()).is_err() {
+                        cancel.store(true, Ordering::SeqCst);
+                        return;
                     }
                 }
-            })
-            .ok()
-    };
-    let result = session.call(
-        request.call,
-        &mut |p| {
-            if !send(&Reply::Progress(p)) {
-                cancel.store(true, Ordering::SeqCst);
             }
-        },
-        &cancel,
-    );
-    done.store(true, Ordering::SeqCst);
-    if let Some(b) = beat {
-        let _ = b.join();
-    }
+        });
+        let result = session.call(
+            request.call,
+            &mut |p| {
+                if !send(&Reply::Progress(p)) {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+            },
+            &cancel,
+        );
+        done.store(true, Ordering::SeqCst);
+        result
+    });
     match result {
         Ok(answer) => {
             send(&Reply::Ok(Box::new(answer)));
@@ -307,7 +329,24 @@ fn serve_one(stream: UnixStream, session: &Session) {
             send(&Reply::Error(ErrorReply::of(&e)));
         }
     }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    linger(&stream);
+}
+
+/// Closes our side, then reads what the client may still be sending (a request refused before it was read,
+/// the rest of one too large), so closing does not reset the connection and lose the answer on its way.
+fn linger(stream: &UnixStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(LINGER));
+    let start = Instant::now();
+    let mut sink = [0u8; 64 * 1024];
+    let mut read = 0usize;
+    let mut s = stream;
+    while start.elapsed() < LINGER && read < LINGER_BYTES {
+        match s.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read += n,
+        }
+    }
 }
 
 /// A request line as JSON, of a version this build speaks.
@@ -344,11 +383,23 @@ mod tests {
     }
 
     #[test]
-    fn lines_are_capped() {
-        let mut r = std::io::Cursor::new(b"abc\ndef".to_vec());
-        assert_eq!(read_line_capped(&mut r, 10).unwrap(), Some(b"abc".to_vec()));
-        let mut r = std::io::Cursor::new(vec![b'x'; 100]);
-        assert_eq!(read_line_capped(&mut r, 10).unwrap(), None);
+    fn request_lines_are_capped_and_stop_with_the_server() {
+        let stop = AtomicBool::new(false);
+        let (mut a, b) = UnixStream::pair().unwrap();
+        a.write_all(b"abc\ndef").unwrap();
+        assert_eq!(read_request(&b, &stop).unwrap(), Some(b"abc".to_vec()));
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let big = vec![b'x'; MAX_REQUEST + 10];
+        let writer = std::thread::spawn(move || {
+            let _ = a.write_all(&big);
+            a
+        });
+        assert_eq!(read_request(&b, &stop).unwrap(), None);
+        drop(b);
+        drop(writer.join());
+        let (_a, b) = UnixStream::pair().unwrap();
+        stop.store(true, Ordering::SeqCst);
+        assert!(read_request(&b, &stop).is_err());
     }
 
     #[test]

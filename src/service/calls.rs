@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::events::Event;
+use super::playing::{NowPlaying, RadioRequest, RadioStatus};
 use crate::emotion::analyze::{AnalyzeProgress, AnalyzeSummary, Which};
 use crate::library::import::{Format, ImportSummary};
 use crate::library::scan::{ScanProgress, ScanSummary};
 use crate::lyrics::{FetchProgress, FetchSummary};
-use crate::player::{ImportReport, QueueReport};
+use crate::player::{ImportReport, PlayerOp, QueueReport};
 use crate::recommend::Pick;
 use crate::records::{
     Feedback, LyricsRecord, MoodReading, MoodSummary, Quadrant, Song, SongId, SongMood, TextMood,
@@ -164,6 +165,9 @@ pub struct Delivery {
     /// Send to MPD's queue: `Some(true)` replaces the queue, `Some(false)` appends.
     #[serde(default)]
     pub mpd: Option<bool>,
+    /// Write the playlist file even when no song in it can be listed (none has a location).
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 /// What a delivery did.
@@ -171,6 +175,9 @@ pub struct Delivery {
 pub struct Delivered {
     /// The file written and how many songs it lists.
     pub written: Option<(PathBuf, usize)>,
+    /// What the file says, in words: how many of the songs it lists and why the others are not there.
+    #[serde(default)]
+    pub written_note: String,
     pub queue: Option<QueueReport>,
     /// MPD's address, for messages.
     pub mpd_at: String,
@@ -260,6 +267,22 @@ pub enum Call {
     },
     /// Every event of the session from now on, as progress, until the caller hangs up.
     Watch,
+    /// A player key: play/pause, next, previous, seek, volume.
+    Player {
+        op: PlayerOp,
+    },
+    /// What MPD plays, as the session last saw it.
+    NowPlaying,
+    /// Adds a song MPD plays (by its URI) to the library.
+    ImportFromMpd {
+        uri: String,
+    },
+    /// Starts the mood radio in the session (which must follow MPD).
+    RadioStart {
+        request: RadioRequest,
+    },
+    RadioStop,
+    RadioStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -307,6 +330,12 @@ pub enum Answer {
         path: PathBuf,
     },
     Done,
+    NowPlaying {
+        now: Option<NowPlaying>,
+    },
+    Radio {
+        radio: RadioStatus,
+    },
 }
 
 /// What a call reports while it runs.
@@ -320,8 +349,10 @@ pub enum Progress {
     Lyrics(FetchProgress),
     Analysis(AnalyzeProgress),
     Scan(ScanProgress),
-    Import {
-        committed: usize,
+    Import(crate::library::import::ImportProgress),
+    /// Songs listed so far from MPD's database (`scan --mpd`).
+    MpdListed {
+        songs: usize,
     },
     /// An event of the session (for `Watch`).
     Event(Event),

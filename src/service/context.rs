@@ -53,9 +53,19 @@ pub struct Settings {
     pub limit: usize,
     /// Songs in a journey unless asked otherwise (config `recommend.journey_length`).
     pub journey_length: usize,
+    /// How long `recommend` may look up missing lyrics first (config `recommend.prefetch_budget_s`); `None`:
+    /// not at all.
+    pub prefetch_budget: Option<std::time::Duration>,
     pub mpd: MpdTarget,
+    /// A song skipped within 30 s while the radio plays counts as a mild dislike (config `radio.skip_is_dislike`).
+    pub radio_skip_is_dislike: bool,
+    /// Songs the radio keeps ahead unless asked otherwise (config `radio.ahead`).
+    pub radio_ahead: usize,
     /// Where exported playlists go.
     pub playlists_dir: PathBuf,
+    pub scan: crate::library::scan::ScanOptions,
+    /// Where rolling backups of this database go and how many are kept (`None`: none, as for the demo).
+    pub backups: Option<(PathBuf, usize)>,
 }
 
 impl Context {
@@ -128,9 +138,20 @@ impl Context {
             weights: self.config.recommend.weights(),
             limit: self.config.recommend.limit,
             journey_length: self.config.recommend.journey_length,
+            prefetch_budget: self.config.recommend.prefetch_budget(),
             mpd: self.config.mpd.target(),
+            radio_skip_is_dislike: self.config.radio.skip_is_dislike,
+            radio_ahead: self.config.radio.ahead,
             playlists_dir: self.paths.data_dir.join("playlists"),
+            scan: self.config.scan.options(),
+            backups: (!self.demo && self.config.backup.keep > 0)
+                .then(|| (self.backup_dir(), self.config.backup.keep)),
         }
+    }
+
+    /// The folder of this database's rolling backups: the data dir's `backups/`, one folder per database.
+    pub fn backup_dir(&self) -> PathBuf {
+        crate::store::backup_dir(&self.paths.data_dir.join("backups"), &self.db_path)
     }
 
     /// Logs go to a file in the state dir, never to the terminal. Returns the guard that flushes the log.

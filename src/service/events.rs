@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::playing::{NowPlaying, RadioStatus};
 use crate::records::{Feedback, MoodSummary, Song, SongId};
 
 /// The emotion model's state.
@@ -87,6 +88,14 @@ pub enum Event {
     Notice {
         text: String,
     },
+    /// What MPD plays, or why it cannot be reached (from the session's MPD watcher).
+    NowPlaying {
+        now: NowPlaying,
+    },
+    /// The mood radio started, filled the queue, or stopped.
+    Radio {
+        radio: RadioStatus,
+    },
 }
 
 /// Fans events out to every subscriber, and remembers the latest model and job states for late ones.
@@ -107,7 +116,13 @@ impl Hub {
     }
 
     pub fn publish(&self, event: Event) {
-        if matches!(event, Event::Model { .. } | Event::Job { .. }) {
+        if matches!(
+            event,
+            Event::Model { .. }
+                | Event::Job { .. }
+                | Event::NowPlaying { .. }
+                | Event::Radio { .. }
+        ) {
             let mut state = lock(&self.state);
             state.retain(|e| !same_slot(e, &event));
             state.push(event.clone());
@@ -115,7 +130,7 @@ impl Hub {
         lock(&self.subscribers).retain(|tx| tx.send(event.clone()).is_ok());
     }
 
-    /// The latest model state and job states, for a subscriber that joins late.
+    /// The latest model state, job states, player and radio, for a subscriber that joins late.
     pub fn current(&self) -> Vec<Event> {
         lock(&self.state).clone()
     }
@@ -135,6 +150,8 @@ fn same_slot(a: &Event, b: &Event) -> bool {
     match (a, b) {
         (Event::Model { .. }, Event::Model { .. }) => true,
         (Event::Job { kind: x, .. }, Event::Job { kind: y, .. }) => x == y,
+        (Event::NowPlaying { .. }, Event::NowPlaying { .. }) => true,
+        (Event::Radio { .. }, Event::Radio { .. }) => true,
         _ => false,
     }
 }

@@ -8,6 +8,7 @@ mod context;
 mod events;
 mod model;
 mod ops;
+mod playing;
 mod upkeep;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,7 @@ pub use context::{Context, Flags, Settings};
 pub use events::{lock as lock_ignoring_poison, Event, Hub, JobKind, JobStatus, ModelStatus};
 pub use model::{Model, ModelError};
 pub use ops::export_name;
+pub use playing::{radio_request, NowPlaying, RadioRequest, RadioStatus, MAX_AHEAD};
 
 use crate::recommend::Candidate;
 use crate::records::Feedback;
@@ -43,6 +45,14 @@ pub struct Session {
     upkeep: Mutex<Option<upkeep::Upkeep>>,
     /// Set when the session closes: running jobs stop after their current batch.
     closing: Arc<AtomicBool>,
+    /// The thread that follows MPD, once started.
+    watcher: Mutex<Option<playing::Watcher>>,
+    /// The mood radio, while it runs.
+    radio: Mutex<Option<playing::Radio>>,
+    /// Asks the watcher to look at MPD now (a radio started).
+    radio_kick: AtomicBool,
+    /// The library's song for each URI MPD played (`None`: not in the library).
+    uri_songs: Mutex<std::collections::HashMap<String, Option<crate::records::SongId>>>,
 }
 
 impl Session {
@@ -63,6 +73,10 @@ impl Session {
             pool: Mutex::new(None),
             upkeep: Mutex::new(None),
             closing: Arc::new(AtomicBool::new(false)),
+            watcher: Mutex::new(None),
+            radio: Mutex::new(None),
+            radio_kick: AtomicBool::new(false),
+            uri_songs: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -131,6 +145,24 @@ impl Session {
             u.stop(wait);
         }
         let _ = self.store.flush();
+        self.back_up_if_changed();
+    }
+
+    /// Writes a rolling backup when songs, lyrics or feedback changed in this session.
+    pub fn back_up_if_changed(&self) {
+        let Some((dir, keep)) = &self.settings.backups else {
+            return;
+        };
+        if !self.store.changed() {
+            return;
+        }
+        match crate::store::write_backup(&self.store, dir, *keep) {
+            Ok(path) => {
+                self.store.clear_changed();
+                tracing::info!(path = %path.display(), "backup written");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot write the rolling backup"),
+        }
     }
 
     /// The ranking pool, loaded when something changed since the last ranking.
@@ -156,5 +188,6 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.closing.store(true, Ordering::SeqCst);
         let _ = self.store.flush();
+        self.back_up_if_changed();
     }
 }

@@ -75,7 +75,7 @@ pub(super) fn dispatch(
             Answer::Lyrics { song, record }
         }
         Call::Analyze { which } => {
-            Answer::Analyzed(s.make_ready(false, which, false, progress, cancel)?)
+            Answer::Analyzed(s.make_ready(false, None, which, false, progress, cancel)?)
         }
         Call::Scan { dirs } => {
             let summary = s.scan(&dirs, progress)?;
@@ -83,7 +83,7 @@ pub(super) fn dispatch(
             Answer::Scanned(summary)
         }
         Call::ScanMpd => {
-            let report = s.scan_mpd()?;
+            let report = s.scan_mpd(progress)?;
             s.kick_upkeep();
             Answer::MpdImported(report)
         }
@@ -108,6 +108,28 @@ pub(super) fn dispatch(
             }
             Answer::Done
         }
+        Call::Player { op } => {
+            s.player_control(op)?;
+            Answer::Done
+        }
+        Call::NowPlaying => Answer::NowPlaying {
+            now: s.hub.current().into_iter().find_map(|e| match e {
+                Event::NowPlaying { now } => Some(now),
+                _ => None,
+            }),
+        },
+        Call::ImportFromMpd { uri } => Answer::Song {
+            song: s.import_from_mpd(&uri)?,
+        },
+        Call::RadioStart { request } => Answer::Radio {
+            radio: s.start_radio(request)?,
+        },
+        Call::RadioStop => Answer::Radio {
+            radio: s.stop_radio("stopped"),
+        },
+        Call::RadioStatus => Answer::Radio {
+            radio: s.radio_status(),
+        },
     })
 }
 
@@ -220,12 +242,13 @@ impl Session {
         moods.pop().context("the model gave no reading")
     }
 
-    /// Makes songs ready to be recommended: with `lyrics`, missing lyrics are looked up first; then songs
-    /// without an analysis (or all, with [`Which::All`]) are analyzed, batch by batch. With `notes`, lines for
-    /// the user say what is done first and why.
+    /// Makes songs ready to be recommended: with `lyrics`, missing lyrics are looked up first (for at most
+    /// `budget`, after which what is there is used); then songs without an analysis (or all, with [`Which::All`])
+    /// are analyzed, batch by batch. With `notes`, lines for the user say what is done first and why.
     pub fn make_ready(
         &self,
         lyrics: bool,
+        budget: Option<Duration>,
         which: Which,
         notes: bool,
         progress: &mut dyn FnMut(Progress),
@@ -244,10 +267,28 @@ impl Session {
                         text: format!("looking up lyrics for {missing} songs first…"),
                     });
                 }
-                match self.fetch_lyrics(true, None, progress, cancel) {
-                    Ok(s) if notes => progress(Progress::Note {
-                        text: format!("lyrics: {} found, {} not found", s.found, s.not_found),
-                    }),
+                let options = FetchOptions {
+                    missing_only: true,
+                    jobs: None,
+                    deadline: budget.map(|b| Instant::now() + b),
+                };
+                match self.fetch_lyrics_with(&options, progress, cancel) {
+                    Ok(s) if notes => {
+                        progress(Progress::Note {
+                            text: format!("lyrics: {}", s.line()),
+                        });
+                        if s.out_of_time {
+                            progress(Progress::Note {
+                                text: format!(
+                                    "lyrics lookup cut short after {} s (config recommend.prefetch_budget_s): {} songs \
+                                     not looked up yet, recommending from what is there; `moodtape lyrics fetch` \
+                                     looks up the rest",
+                                    budget.map_or(0.0, |b| b.as_secs_f64()),
+                                    s.skipped
+                                ),
+                            });
+                        }
+                    }
                     Ok(_) => {}
                     // Recommendations from what is there beat none at all.
                     Err(e) if notes => progress(Progress::Note {
@@ -345,6 +386,20 @@ impl Session {
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> anyhow::Result<FetchSummary> {
+        let options = FetchOptions {
+            missing_only,
+            jobs,
+            deadline: None,
+        };
+        self.fetch_lyrics_with(&options, progress, cancel)
+    }
+
+    fn fetch_lyrics_with(
+        &self,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> anyhow::Result<FetchSummary> {
         let flags = |songs: Vec<Song>| -> HashMap<SongId, (bool, bool)> {
             songs
                 .into_iter()
@@ -356,11 +411,10 @@ impl Session {
         };
         let before = flags(self.store.all_songs()?);
         let start = Instant::now();
-        let options = FetchOptions { missing_only, jobs };
         let result = crate::lyrics::fetch::fetch(
             &self.settings.lyrics,
             &self.store,
-            &options,
+            options,
             &mut |p| {
                 let rate = p.done as f64 / start.elapsed().as_secs_f64().max(1e-6);
                 self.publish(Event::Job {
@@ -386,18 +440,7 @@ impl Session {
             self.publish(Event::Songs { songs: changed });
         }
         let status = match &result {
-            Ok(s) => JobStatus::Done {
-                summary: format!(
-                    "{} found, {} not found{}",
-                    s.found,
-                    s.not_found,
-                    if s.failed > 0 {
-                        format!(", {} failed", s.failed)
-                    } else {
-                        String::new()
-                    }
-                ),
-            },
+            Ok(s) => JobStatus::Done { summary: s.line() },
             Err(e) => JobStatus::Failed {
                 reason: clean_line(&format!("{e:#}")),
             },
@@ -428,16 +471,26 @@ impl Session {
             ),
             Mode::Like { .. } => {}
         }
+        if let Some(limit) = req.limit {
+            ensure!(
+                (1..=crate::config::MAX_LIMIT).contains(&limit),
+                "a playlist holds 1 to {} songs (--limit)",
+                crate::config::MAX_LIMIT
+            );
+        }
         if let Mode::Journey { .. } = &req.mode {
             let steps = req.limit.unwrap_or(self.settings.journey_length);
             ensure!(
-                steps >= 2,
-                "a journey needs at least 2 songs (--limit 2 or more)"
+                (2..=crate::config::MAX_JOURNEY).contains(&steps),
+                "a journey has 2 to {} songs (--limit)",
+                crate::config::MAX_JOURNEY
             );
         }
         if req.prepare {
+            let budget = self.settings.prefetch_budget;
             self.make_ready(
-                self.settings.lyrics_online,
+                self.settings.lyrics_online && budget.is_some(),
+                budget,
                 Which::Missing,
                 true,
                 progress,
@@ -532,19 +585,37 @@ impl Session {
             .export
             .as_ref()
             .map(|hint| self.settings.playlists_dir.join(export_name(hint, now_s())));
+        let listable = crate::player::m3u::listable(&songs);
+        let why = self.left_out_reasons(&songs, listable);
+        if listable == 0 && !to.allow_empty && (to.out.is_some() || exported.is_some()) {
+            bail!(
+                "no playlist written: none of the {} songs can be listed: {why}. (on the command line, --allow-empty writes it anyway)",
+                songs.len()
+            );
+        }
         for path in to.out.iter().chain(exported.iter()) {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
                     format!("cannot create {}", clean_line(&dir.display().to_string()))
                 })?;
             }
-            crate::player::write_m3u8(path, &songs).with_context(|| {
+            let written = crate::player::write_m3u8(path, &songs).with_context(|| {
                 format!(
                     "cannot write the playlist {}",
                     clean_line(&path.display().to_string())
                 )
             })?;
-            done.written = Some((path.clone(), songs.len()));
+            done.written_note = format!(
+                "wrote {written} of {} songs to {}{}",
+                songs.len(),
+                clean_line(&path.display().to_string()),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {why}")
+                }
+            );
+            done.written = Some((path.clone(), written));
         }
         if let Some(replace) = to.mpd {
             let report = crate::player::queue(&self.settings.mpd, &songs, replace, true)?;
@@ -555,6 +626,38 @@ impl Session {
             done.queue = Some(report);
         }
         Ok(done)
+    }
+
+    /// Why the songs a playlist cannot list are left out ("6 have no audio file (the demo library has none)").
+    fn left_out_reasons(&self, songs: &[Song], listable: usize) -> String {
+        let no_file = songs
+            .iter()
+            .filter(|s| matches!(s.location, crate::records::Location::None))
+            .count();
+        let other = songs.len().saturating_sub(listable + no_file);
+        let count = |n: usize| {
+            if n == 1 {
+                "1 has".to_string()
+            } else {
+                format!("{n} have")
+            }
+        };
+        let mut parts = Vec::new();
+        if no_file > 0 {
+            let demo = if self.settings.demo {
+                " (the demo library has none)"
+            } else {
+                ""
+            };
+            parts.push(format!("{} no audio file{demo}", count(no_file)));
+        }
+        if other > 0 {
+            parts.push(format!(
+                "{} a location no playlist can hold (a control character, or a stream name starting with #)",
+                count(other)
+            ));
+        }
+        parts.join("; ")
     }
 
     /// Keeps a like or dislike of a song (an id or a query) for a mood.
@@ -610,14 +713,17 @@ impl Session {
         dirs: &[PathBuf],
         progress: &mut dyn FnMut(Progress),
     ) -> anyhow::Result<ScanSummary> {
-        let summary =
-            crate::library::scan::scan(&self.store, dirs, &mut |p| progress(Progress::Scan(p)));
+        let summary = crate::library::scan::scan(&self.store, dirs, self.settings.scan, &mut |p| {
+            progress(Progress::Scan(p))
+        });
         self.library_changed();
         Ok(summary?)
     }
 
-    pub fn scan_mpd(&self) -> anyhow::Result<ImportReport> {
-        let report = crate::player::import_library(&self.settings.mpd, &self.store);
+    pub fn scan_mpd(&self, progress: &mut dyn FnMut(Progress)) -> anyhow::Result<ImportReport> {
+        let report = crate::player::import_library(&self.settings.mpd, &self.store, &mut |songs| {
+            progress(Progress::MpdListed { songs })
+        });
         self.library_changed();
         Ok(report?)
     }
@@ -634,7 +740,7 @@ impl Session {
             req.format,
             &map,
             req.header,
-            &mut |committed| progress(Progress::Import { committed }),
+            &mut |p| progress(Progress::Import(p)),
         );
         self.library_changed();
         Ok(summary?)
@@ -642,15 +748,9 @@ impl Session {
 
     /// Writes a full backup as JSONL; returns the number of records.
     pub fn export(&self, path: &Path) -> anyhow::Result<usize> {
-        let shown = clean_line(&path.display().to_string());
-        let tmp = path.with_extension("jsonl.partial");
-        let out = std::fs::File::create(&tmp).with_context(|| format!("cannot create {shown}"))?;
-        let mut out = std::io::BufWriter::new(out);
-        let n = crate::store::export_jsonl(&self.store, &mut out)?;
-        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {shown}"))?;
-        drop(out);
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {shown}"))?;
-        Ok(n)
+        crate::files::write_atomic(path, |out| {
+            crate::store::export_jsonl(&self.store, out).map_err(anyhow::Error::from)
+        })
     }
 
     fn library_changed(&self) {

@@ -64,6 +64,6 @@ impl Session {
     fn upkeep_round(&self, closing: &AtomicBool) {
         let lyrics = self.settings.lyrics_online;
         // Failures are published as job events by make_ready; the round itself has nobody to tell.
-        let _ = self.make_ready(lyrics, Which::Missing, false, &mut |_| {}, closing);
+        let _ = self.make_ready(lyrics, None, Which::Missing, false, &mut |_| {}, closing);
     }
 }

@@ -1,8 +1,12 @@
-//! `moodtape db check`: opens the database and reads every record, reporting what it finds.
+//! `moodtape db check`: reads every record and compares what it finds with the manifest, reporting what it
+//! finds. [`inspect`] works on a copy, so checking a damaged database never changes it.
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Store, DATA_TREES, SCHEMA_VERSION};
+use super::manifest::{self, Manifest, TempCopy};
+use super::{Store, StoreError, DATA_TREES, SCHEMA_VERSION};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TreeReport {
@@ -19,12 +23,79 @@ pub struct CheckReport {
     /// Lyrics whose song is gone.
     pub orphan_lyrics: usize,
     pub problems: Vec<String>,
+    /// Where the database falls short of its manifest ("50 songs expected, 0 found"); empty when it does not.
+    #[serde(default)]
+    pub damage: Vec<String>,
+    /// What to do about damage, when there is any.
+    #[serde(default)]
+    pub way_back: Option<String>,
 }
 
 impl CheckReport {
     pub fn is_healthy(&self) -> bool {
-        self.problems.is_empty() && self.trees.iter().all(|t| t.unreadable.is_empty())
+        self.problems.is_empty()
+            && self.damage.is_empty()
+            && self.trees.iter().all(|t| t.unreadable.is_empty())
     }
+}
+
+/// Checks the database at `path` on a copy: the original's files are never written, whatever state they are in.
+pub fn inspect(path: &Path) -> CheckReport {
+    let mut report = CheckReport {
+        path: path.display().to_string(),
+        ..Default::default()
+    };
+    let damaged = |mut report: CheckReport, what: String| {
+        report.damage.push(what);
+        report.way_back = Some(super::ways_back(path));
+        report
+    };
+    if !path.exists() {
+        report.problems.push("there is no database here".into());
+        return report;
+    }
+    let copy = match TempCopy::of(path) {
+        Ok(c) => c,
+        Err(e) => {
+            report
+                .problems
+                .push(format!("cannot copy it to check it: {e}"));
+            return report;
+        }
+    };
+    let store = match Store::open_unchecked(&copy.path, false) {
+        Ok(s) => s,
+        Err(StoreError::Corrupt { detail, .. }) => {
+            return damaged(report, format!("it cannot be opened: {detail}"))
+        }
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return report;
+        }
+    };
+    let mut found = check(&store);
+    found.path = report.path;
+    let manifest = match Manifest::read(path) {
+        Ok(m) => m,
+        Err(what) => {
+            found.damage.push(what);
+            found.way_back = Some(super::ways_back(path));
+            None
+        }
+    };
+    if let Some(m) = manifest {
+        let counts = found
+            .trees
+            .iter()
+            .map(|t| (t.tree.clone(), t.records as u64))
+            .collect();
+        let generation = super::stored_generation(&store.db).unwrap_or(0);
+        found.damage = manifest::shortfalls(&m, generation, &counts);
+        if !found.damage.is_empty() {
+            found.way_back = Some(super::ways_back(path));
+        }
+    }
+    found
 }
 
 /// Reads every record of every tree; nothing is changed.
@@ -36,7 +107,7 @@ pub fn check(store: &Store) -> CheckReport {
     match store.schema_version() {
         Ok(v) => {
             report.schema_version = v;
-            if v != Some(SCHEMA_VERSION) {
+            if v.is_some_and(|v| v > SCHEMA_VERSION) || v.is_none() {
                 report.problems.push(format!(
                     "schema version is {v:?}, expected {SCHEMA_VERSION}"
                 ));

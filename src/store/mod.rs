@@ -3,42 +3,69 @@
 
 mod backup;
 mod check;
+mod manifest;
+mod migrate;
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use backup::{export_jsonl, import_jsonl, ImportMode, ImportSummary};
-pub use check::{check, CheckReport};
+pub use backup::{
+    backup_dir, export_copy, export_jsonl, export_trees, import_jsonl, latest_backup, list_backups,
+    restore, salvage, write_backup, ImportMode, ImportSummary, Restored, BACKUP_TREES,
+};
+pub use check::{check, inspect, CheckReport};
+pub use manifest::{write_atomic, Manifest, TempCopy, MANIFEST_FILE};
 
 use crate::records::{Feedback, LyricsMiss, LyricsRecord, Song, SongId, SongMood};
 
 /// The layout version this build writes; bumped when a tree's record shape changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: ids of songs without a location come from their exact names (NFC, case-folded), not a transliteration.
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub const TREE_SONGS: &str = "songs.v1";
 pub const TREE_LYRICS: &str = "lyrics.v1";
 pub const TREE_MOODS: &str = "moods.v1";
 pub const TREE_FEEDBACK: &str = "feedback.v1";
 pub const TREE_LYRICS_MISS: &str = "lyrics_miss.v1";
+/// Lyrics of songs a rescan removed, kept a while so a file that comes back gets them again.
+pub const TREE_TOMBSTONES: &str = "tombstones.v1";
 pub const TREE_META: &str = "meta";
 /// Every data tree, in backup order.
-pub const DATA_TREES: [&str; 5] = [
+pub const DATA_TREES: [&str; 6] = [
     TREE_SONGS,
     TREE_LYRICS,
     TREE_MOODS,
     TREE_FEEDBACK,
     TREE_LYRICS_MISS,
+    TREE_TOMBSTONES,
 ];
+/// Trees whose changes call for a rolling backup (the rest can be recomputed or looked up again).
+const PRECIOUS_TREES: [&str; 3] = [TREE_SONGS, TREE_LYRICS, TREE_FEEDBACK];
+/// Counting every record is linear; between removals a count this recent is reused (inserts only add, so an
+/// older count stays a true lower bound).
+const RECOUNT_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database {path} is in use by another moodtape (close it, or pass --db to use another database)")]
     Locked { path: PathBuf },
-    #[error("the database {path} is damaged ({detail}); run `moodtape db check` for a report, then restore a backup with `moodtape db import`")]
+    #[error(
+        "the database {path} is damaged ({detail}); it was left as it is.\n{}",
+        ways_back(path)
+    )]
     Corrupt { path: PathBuf, detail: String },
+    #[error("the database {path} is damaged: {}; it was left as it is.\n{}", shortfalls.join(", "), ways_back(path))]
+    Damaged {
+        path: PathBuf,
+        shortfalls: Vec<String>,
+    },
     #[error("the database {path} was written by a newer moodtape (schema {found}, this build reads {SCHEMA_VERSION}); upgrade moodtape or use another --db")]
     TooNew { path: PathBuf, found: u32 },
     #[error("cannot open the database {path}: {detail}")]
@@ -57,12 +84,143 @@ pub enum StoreError {
     Backup(String),
 }
 
+/// A file the store writes (the manifest, a backup, an export) could not be written.
+impl From<crate::files::FileError> for StoreError {
+    fn from(e: crate::files::FileError) -> Self {
+        StoreError::Backup(format!("cannot write {e}"))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The ways back from a damaged database, for messages.
+pub fn ways_back(path: &Path) -> String {
+    format!(
+        "  ways back: `moodtape db restore --latest` (the newest automatic backup), \
+         `moodtape db salvage FILE.jsonl` (saves every record still readable, for `moodtape db restore FILE.jsonl`), \
+         or move {} aside and start afresh",
+        path.display()
+    )
+}
+
+/// What every handle on one open database shares: the manifest's state and the flags that decide when to
+/// recount and when a backup is due.
+struct Shared {
+    path: PathBuf,
+    db: sled::Db,
+    state: Mutex<FlushState>,
+    /// Set while the manifest may be written: not for inspection copies, nor for a database found damaged (its
+    /// manifest is the evidence).
+    keeps_manifest: AtomicBool,
+    /// Songs, lyrics or feedback changed since the last backup.
+    changed: AtomicBool,
+}
+
+#[derive(Default)]
+struct FlushState {
+    generation: u64,
+    counts: BTreeMap<String, u64>,
+    counted_at: Option<Instant>,
+    /// A removal happened since the last count: the next flush counts again.
+    removed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FlushState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Before records of `tree` are removed, the manifest stops promising that tree's count, so a crash after
+    /// sled persisted the removal but before the next flush never reads as damage.
+    fn before_removal(&self, state: &mut FlushState, tree: &str) {
+        state.removed = true;
+        if !self.keeps_manifest.load(Ordering::SeqCst) {
+            return;
+        }
+        if state.counts.get(tree).is_some_and(|&n| n > 0) {
+            state.counts.insert(tree.to_string(), 0);
+            let manifest = Manifest {
+                generation: state.generation,
+                counts: state.counts.clone(),
+                files: Vec::new(),
+            };
+            if let Err(e) = manifest.write(&self.path) {
+                tracing::warn!(error = %e, "cannot write the database manifest");
+            }
+        }
+    }
+
+    fn mark_changed(&self, tree: &str) {
+        if PRECIOUS_TREES.contains(&tree) {
+            self.changed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Flushes sled and writes the manifest: counts first (all counted records are then made durable by the
+    /// flush), then the generation, then the flush, then the manifest.
+    fn flush(&self, full_count: bool) -> Result<()> {
+        let mut state = self.lock();
+        let keeps = self.keeps_manifest.load(Ordering::SeqCst);
+        if keeps {
+            let stale = state
+                .counted_at
+                .is_none_or(|at| at.elapsed() >= RECOUNT_AFTER);
+            if full_count || state.removed || stale {
+                state.counts = count_trees(&self.db)?;
+                state.counted_at = Some(Instant::now());
+                state.removed = false;
+            }
+            state.generation += 1;
+            self.db
+                .open_tree(TREE_META)?
+                .insert("generation", state.generation.to_string().as_bytes())?;
+        }
+        self.db.flush()?;
+        if keeps {
+            let manifest = Manifest {
+                generation: state.generation,
+                counts: state.counts.clone(),
+                files: manifest::fingerprint(&self.path),
+            };
+            if let Err(e) = manifest.write(&self.path) {
+                tracing::warn!(error = %e, "cannot write the database manifest");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush(true) {
+            tracing::warn!(error = %e, "cannot flush the database on close");
+        }
+    }
+}
+
+/// Records per data tree.
+fn count_trees(db: &sled::Db) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for name in DATA_TREES {
+        out.insert(name.to_string(), db.open_tree(name)?.len() as u64);
+    }
+    Ok(out)
+}
+
+/// The write generation stored in `meta` (0 before the first flush).
+fn stored_generation(db: &sled::Db) -> Result<u64> {
+    Ok(db
+        .open_tree(TREE_META)?
+        .get("generation")?
+        .and_then(|v| String::from_utf8_lossy(&v).trim().parse().ok())
+        .unwrap_or(0))
+}
 
 /// A sled tree holding JSON records of one type.
 pub struct Tree<V> {
     name: &'static str,
     tree: sled::Tree,
+    shared: Arc<Shared>,
     _value: PhantomData<fn() -> V>,
 }
 
@@ -71,16 +229,18 @@ impl<V> Clone for Tree<V> {
         Tree {
             name: self.name,
             tree: self.tree.clone(),
+            shared: self.shared.clone(),
             _value: PhantomData,
         }
     }
 }
 
 impl<V: Serialize + DeserializeOwned> Tree<V> {
-    fn open(db: &sled::Db, name: &'static str) -> Result<Self> {
+    fn open(shared: &Arc<Shared>, name: &'static str) -> Result<Self> {
         Ok(Tree {
             name,
-            tree: db.open_tree(name)?,
+            tree: shared.db.open_tree(name)?,
+            shared: shared.clone(),
             _value: PhantomData,
         })
     }
@@ -121,11 +281,18 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
 
     pub fn insert(&self, key: &str, value: &V) -> Result<()> {
         self.tree.insert(key.as_bytes(), self.encode(value)?)?;
+        self.shared.mark_changed(self.name);
         Ok(())
     }
 
     pub fn remove(&self, key: &str) -> Result<()> {
+        if !self.tree.contains_key(key.as_bytes())? {
+            return Ok(());
+        }
+        let mut state = self.shared.lock();
+        self.shared.before_removal(&mut state, self.name);
         self.tree.remove(key.as_bytes())?;
+        self.shared.mark_changed(self.name);
         Ok(())
     }
 
@@ -156,7 +323,10 @@ impl<V: Serialize + DeserializeOwned> Tree<V> {
     }
 
     pub fn clear(&self) -> Result<()> {
+        let mut state = self.shared.lock();
+        self.shared.before_removal(&mut state, self.name);
         self.tree.clear()?;
+        self.shared.mark_changed(self.name);
         Ok(())
     }
 }
@@ -172,11 +342,24 @@ pub struct Store {
     pub moods: Tree<SongMood>,
     pub feedback: Tree<Feedback>,
     pub lyrics_miss: Tree<LyricsMiss>,
+    pub tombstones: Tree<Tombstone>,
+    shared: Arc<Shared>,
+}
+
+/// The lyrics of a song a rescan found gone, kept so the song gets them back if its file returns.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Tombstone {
+    pub song: Song,
+    pub lyrics: LyricsRecord,
+    /// Unix seconds when the song was removed.
+    pub removed_at: u64,
 }
 
 impl Store {
     /// Opens (or creates) the database at `path`. A database held by another process, a damaged one, or one from
-    /// a newer moodtape gives an error that names the path and what to do.
+    /// a newer moodtape gives an error that names the path and what to do. A database whose files changed since
+    /// moodtape last saw them is first opened on a copy, so sled's recovery never damages the original further;
+    /// one that holds fewer records or older data than its manifest is refused and left as it is.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
@@ -184,22 +367,65 @@ impl Store {
                 detail: e.to_string(),
             })?;
         }
-        let db = open_sled(path)?;
-        let store = Store::from_db(path, db).map_err(|e| as_corrupt(path, e))?;
+        if is_held(path) {
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+            });
+        }
+        let manifest = Manifest::read(path).map_err(|what| StoreError::Damaged {
+            path: path.to_path_buf(),
+            shortfalls: vec![what],
+        })?;
+        if let Some(m) = &manifest {
+            if m.files != manifest::fingerprint(path) {
+                verify_on_copy(path, m)?;
+            }
+        }
+        let store = Store::open_unchecked(path, false)?;
+        if let Some(m) = &manifest {
+            let counts = count_trees(&store.db).map_err(|e| as_corrupt(path, e))?;
+            let generation = stored_generation(&store.db).map_err(|e| as_corrupt(path, e))?;
+            let short = manifest::shortfalls(m, generation, &counts);
+            if !short.is_empty() {
+                return Err(StoreError::Damaged {
+                    path: path.to_path_buf(),
+                    shortfalls: short,
+                });
+            }
+            store.shared.lock().generation = m.generation.max(generation);
+        }
+        store.shared.keeps_manifest.store(true, Ordering::SeqCst);
         store.check_schema()?;
+        store.flush()?;
         Ok(store)
     }
 
-    fn from_db(path: &Path, db: sled::Db) -> Result<Store> {
+    /// Opens sled at `path` without the manifest's checks and without writing one (inspection copies, a fresh
+    /// database being restored).
+    pub fn open_unchecked(path: &Path, keeps_manifest: bool) -> Result<Store> {
+        let db = open_sled(path)?;
+        Store::from_db(path, db, keeps_manifest).map_err(|e| as_corrupt(path, e))
+    }
+
+    fn from_db(path: &Path, db: sled::Db, keeps_manifest: bool) -> Result<Store> {
+        let shared = Arc::new(Shared {
+            path: path.to_path_buf(),
+            db: db.clone(),
+            state: Mutex::new(FlushState::default()),
+            keeps_manifest: AtomicBool::new(keeps_manifest),
+            changed: AtomicBool::new(false),
+        });
         Ok(Store {
             path: path.to_path_buf(),
             meta: db.open_tree(TREE_META)?,
-            songs: Tree::open(&db, TREE_SONGS)?,
-            lyrics: Tree::open(&db, TREE_LYRICS)?,
-            moods: Tree::open(&db, TREE_MOODS)?,
-            feedback: Tree::open(&db, TREE_FEEDBACK)?,
-            lyrics_miss: Tree::open(&db, TREE_LYRICS_MISS)?,
+            songs: Tree::open(&shared, TREE_SONGS)?,
+            lyrics: Tree::open(&shared, TREE_LYRICS)?,
+            moods: Tree::open(&shared, TREE_MOODS)?,
+            feedback: Tree::open(&shared, TREE_FEEDBACK)?,
+            lyrics_miss: Tree::open(&shared, TREE_LYRICS_MISS)?,
+            tombstones: Tree::open(&shared, TREE_TOMBSTONES)?,
             db,
+            shared,
         })
     }
 
@@ -209,6 +435,12 @@ impl Store {
                 path: self.path.clone(),
                 found,
             }),
+            Some(found) if found < SCHEMA_VERSION => {
+                migrate::migrate(self, found)?;
+                self.meta
+                    .insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+                self.flush()
+            }
             Some(_) => Ok(()),
             None => {
                 self.meta
@@ -216,6 +448,20 @@ impl Store {
                 self.flush()
             }
         }
+    }
+
+    /// Whether songs, lyrics or feedback changed since this was last cleared (a backup is then due).
+    pub fn changed(&self) -> bool {
+        self.shared.changed.load(Ordering::SeqCst)
+    }
+
+    pub fn clear_changed(&self) {
+        self.shared.changed.store(false, Ordering::SeqCst);
+    }
+
+    /// Marks songs, lyrics or feedback as changed by a write that bypassed the typed trees.
+    pub fn mark_changed(&self) {
+        self.shared.changed.store(true, Ordering::SeqCst);
     }
 
     /// The schema version recorded in `meta`, if any.
@@ -243,10 +489,15 @@ impl Store {
         &self.db
     }
 
-    /// Makes everything written so far durable; called after each batch so a crash loses at most the batch.
+    /// Makes everything written so far durable and records it in the manifest; called after each batch so a
+    /// crash loses at most the batch.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        Ok(())
+        self.shared.flush(false)
+    }
+
+    /// [`Store::flush`] with every record counted now.
+    pub fn flush_counted(&self) -> Result<()> {
+        self.shared.flush(true)
     }
 
     /// Every song, sorted by artist, album, track and title; unreadable records are skipped and logged.
@@ -295,7 +546,10 @@ impl Store {
             Ok::<(), ConflictableTransactionError<()>>(())
         });
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.shared.mark_changed(TREE_SONGS);
+                Ok(())
+            }
             Err(TransactionError::Storage(e)) => Err(e.into()),
             Err(TransactionError::Abort(())) => {
                 Err(StoreError::Backup("transaction aborted".into()))
@@ -307,6 +561,14 @@ impl Store {
     pub fn remove_songs(&self, ids: &[SongId]) -> Result<()> {
         use sled::transaction::ConflictableTransactionError;
         use sled::Transactional;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.shared.lock();
+        for tree in [TREE_SONGS, TREE_LYRICS, TREE_LYRICS_MISS] {
+            self.shared.before_removal(&mut state, tree);
+        }
+        self.shared.mark_changed(TREE_SONGS);
         (&self.songs.tree, &self.lyrics.tree, &self.lyrics_miss.tree)
             .transaction(|(songs, lyrics, miss)| {
                 for id in ids {
@@ -322,6 +584,49 @@ impl Store {
                     StoreError::Backup("transaction aborted".into())
                 }
             })
+    }
+
+    /// Removes songs whose files are gone, keeping the lyrics of each in a tombstone so the song gets them back
+    /// if its file returns ([`Store::unbury`]). Tombstones older than `keep_s` seconds are dropped.
+    pub fn bury_songs(&self, ids: &[SongId], now: u64, keep_s: u64) -> Result<()> {
+        for id in ids {
+            let (Some(song), Some(lyrics)) =
+                (self.songs.get(id.as_str())?, self.lyrics.get(id.as_str())?)
+            else {
+                continue;
+            };
+            let stone = Tombstone {
+                song,
+                lyrics,
+                removed_at: now,
+            };
+            self.tombstones.insert(id.as_str(), &stone)?;
+        }
+        self.remove_songs(ids)?;
+        let mut expired = Vec::new();
+        for item in self.tombstones.iter() {
+            match item {
+                Ok((key, stone)) if now.saturating_sub(stone.removed_at) > keep_s => {
+                    expired.push(key)
+                }
+                Ok(_) => {}
+                Err(StoreError::Decode { key, .. }) => expired.push(key),
+                Err(e) => return Err(e),
+            }
+        }
+        for key in expired {
+            self.tombstones.remove(&key)?;
+        }
+        Ok(())
+    }
+
+    /// The tombstone of a song that comes back, taken out of the store.
+    pub fn unbury(&self, id: &SongId) -> Result<Option<Tombstone>> {
+        let stone = self.tombstones.get(id.as_str())?;
+        if stone.is_some() {
+            self.tombstones.remove(id.as_str())?;
+        }
+        Ok(stone)
     }
 
     /// Stores a song's lyrics and updates the song's lyrics fields together.
@@ -352,22 +657,102 @@ pub fn sort_songs(songs: &mut [Song]) {
     });
 }
 
+/// Whether another process holds the database (sled locks its `db` file while open). Checked without opening
+/// sled, so a damaged database is not touched.
+pub fn is_held(path: &Path) -> bool {
+    use fs2::FileExt;
+    let Ok(file) = std::fs::File::open(path.join("db")) else {
+        return false;
+    };
+    match file.try_lock_exclusive() {
+        Ok(()) => {
+            let _ = FileExt::unlock(&file);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Opens a copy of the database and compares it with the manifest; the original is never touched.
+fn verify_on_copy(path: &Path, manifest: &Manifest) -> Result<()> {
+    let copy = TempCopy::of(path).map_err(|e| StoreError::Open {
+        path: path.to_path_buf(),
+        detail: format!("cannot copy it to check it first: {e}"),
+    })?;
+    let db = open_sled(&copy.path).map_err(|e| retarget(e, path))?;
+    let counts = count_trees(&db).map_err(|e| retarget(as_corrupt(&copy.path, e), path))?;
+    let generation =
+        stored_generation(&db).map_err(|e| retarget(as_corrupt(&copy.path, e), path))?;
+    drop(db);
+    let short = manifest::shortfalls(manifest, generation, &counts);
+    if short.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            shortfalls: short,
+        })
+    }
+}
+
+/// An error about an inspection copy, told about the database it was copied from.
+fn retarget(e: StoreError, original: &Path) -> StoreError {
+    match e {
+        StoreError::Corrupt { detail, .. } => StoreError::Corrupt {
+            path: original.to_path_buf(),
+            detail,
+        },
+        StoreError::Open { detail, .. } => StoreError::Open {
+            path: original.to_path_buf(),
+            detail,
+        },
+        other => other,
+    }
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with panics on this thread kept off stderr (they are caught and reported by the caller). The hook
+/// is installed once and asks a flag of the panicking thread, so panics elsewhere — another thread, or a later
+/// test — are reported as before; swapping the process-wide hook around the call would silence them.
+fn quiet_panics<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let out = f();
+    QUIET.with(|q| q.set(false));
+    out
+}
+
 fn open_sled(path: &Path) -> Result<sled::Db> {
     let config = sled::Config::new()
         .path(path)
-        .mode(sled::Mode::HighThroughput);
+        .mode(sled::Mode::HighThroughput)
+        // sled's default page cache is 1 GiB, so memory grew with every song written (a million imported rows
+        // took 580 MB); a library's hot pages fit in far less, and sled's own bookkeeping comes on top.
+        .cache_capacity(32 << 20);
     // sled panics on some kinds of damage instead of returning an error; a damaged file must not take the app down.
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
-    std::panic::set_hook(previous_hook);
+    let opened =
+        quiet_panics(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())));
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(classify_open_error(path, e)),
-        Err(panic) => Err(StoreError::Corrupt {
-            path: path.to_path_buf(),
-            detail: panic_message(&panic),
-        }),
+        Err(panic) => {
+            tracing::warn!(detail = %panic_message(&panic), "sled stopped while opening the database");
+            Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: "the storage engine stopped on bad data".to_string(),
+            })
+        }
     }
 }
 
@@ -380,11 +765,13 @@ fn classify_open_error(path: &Path, e: sled::Error) -> StoreError {
                 path: path.to_path_buf(),
             }
         }
-        sled::Error::Corruption { .. }
-        | sled::Error::Unsupported(_)
-        | sled::Error::ReportableBug(_) => StoreError::Corrupt {
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            detail: "its data file holds bytes that do not check out".to_string(),
+        },
+        sled::Error::Unsupported(_) | sled::Error::ReportableBug(_) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "the storage engine cannot make sense of its files".to_string(),
         },
         other => StoreError::Open {
             path: path.to_path_buf(),
@@ -393,7 +780,7 @@ fn classify_open_error(path: &Path, e: sled::Error) -> StoreError {
     }
 }
 
-fn as_corrupt(path: &Path, e: StoreError) -> StoreError {
+pub(crate) fn as_corrupt(path: &Path, e: StoreError) -> StoreError {
     match e {
         StoreError::Sled(err) => classify_open_error(path, err),
         other => other,

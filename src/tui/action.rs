@@ -100,6 +100,28 @@ pub enum Action {
     SendPlayer,
     /// Ask where a mood journey should go (a quadrant), then fill the playlist with it.
     Journey,
+    /// Ask for a music folder (the last one scanned, at first) and scan it in the background.
+    ScanFolder,
+    /// Import MPD's library (again) in the background.
+    ImportMpd,
+    /// Say how to open the demo library.
+    OpenDemo,
+    /// MPD: play, or pause and resume.
+    TogglePause,
+    /// MPD: the next song in the queue.
+    NextSong,
+    PreviousSong,
+    /// MPD: 10 s forward.
+    SeekForward,
+    SeekBack,
+    VolumeUp,
+    VolumeDown,
+    /// Select the playing song in the library, and follow it again (library and lyrics).
+    JumpToPlaying,
+    /// Start the mood radio with the mood read last, or stop it.
+    Radio,
+    /// Add the song MPD plays to the library when it is not there.
+    ImportPlaying,
 
     /// A text editing operation for the focused input.
     #[serde(skip)]
@@ -135,7 +157,7 @@ pub enum Action {
 
 impl Action {
     /// The actions a keymap may name, with a line of help each (the help overlay lists them in this order).
-    pub const BINDABLE: [(Action, &'static str); 32] = [
+    pub const BINDABLE: [(Action, &'static str); 45] = [
         (Action::FocusMood, "type a mood"),
         (Action::FocusNext, "next pane"),
         (Action::FocusPrev, "previous pane"),
@@ -165,6 +187,19 @@ impl Action {
         (Action::Export, "export playlist as M3U8"),
         (Action::SendMpd, "play playlist in MPD"),
         (Action::SendPlayer, "open playlist in player"),
+        (Action::ScanFolder, "scan a music folder"),
+        (Action::ImportMpd, "import MPD's library"),
+        (Action::OpenDemo, "how to open the demo"),
+        (Action::TogglePause, "MPD: play / pause"),
+        (Action::NextSong, "MPD: next song"),
+        (Action::PreviousSong, "MPD: previous song"),
+        (Action::SeekForward, "MPD: seek 10 s forward"),
+        (Action::SeekBack, "MPD: seek 10 s back"),
+        (Action::VolumeUp, "MPD: volume +5"),
+        (Action::VolumeDown, "MPD: volume -5"),
+        (Action::JumpToPlaying, "jump to the playing song"),
+        (Action::Radio, "mood radio on / off"),
+        (Action::ImportPlaying, "add playing song to library"),
         (Action::Help, "this help"),
         (Action::Back, "leave input/help/filter"),
         (Action::Quit, "quit"),

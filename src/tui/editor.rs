@@ -26,6 +26,8 @@ pub enum EditOp {
     Submit,
     /// Esc.
     Cancel,
+    /// Tab in the folder prompt: complete the folder name.
+    Complete,
 }
 
 /// Longest text kept, in characters; a mood is a sentence or two.
@@ -142,7 +144,7 @@ impl LineEditor {
             EditOp::DeleteToEnd => self.chars.truncate(self.cursor),
             EditOp::HistoryPrev => return self.browse(-1),
             EditOp::HistoryNext => return self.browse(1),
-            EditOp::Submit | EditOp::Cancel => {}
+            EditOp::Submit | EditOp::Cancel | EditOp::Complete => {}
         }
         let changed = before != self.chars;
         if changed {

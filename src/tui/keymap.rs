@@ -39,6 +39,19 @@ pub const DEFAULT_KEYS: &[(&str, &[&str])] = &[
     ("export", &["e"]),
     ("send_mpd", &["p"]),
     ("send_player", &["o"]),
+    ("scan_folder", &["a"]),
+    ("import_mpd", &["M"]),
+    ("open_demo", &["D"]),
+    ("toggle_pause", &["space"]),
+    ("next_song", &[">"]),
+    ("previous_song", &["<"]),
+    ("seek_forward", &["f"]),
+    ("seek_back", &["b"]),
+    ("volume_up", &["."]),
+    ("volume_down", &[","]),
+    ("jump_to_playing", &["c"]),
+    ("radio", &["R"]),
+    ("import_playing", &["i"]),
     ("help", &["?", "f1"]),
     ("back", &["esc"]),
     ("quit", &["q", "ctrl-c"]),
@@ -225,6 +238,7 @@ impl Keymap {
             }
             bindings.push((action, keys));
         }
+        check_bindings(&bindings)?;
         Ok(Keymap { bindings })
     }
 
@@ -245,6 +259,34 @@ impl Keymap {
             .map(|(_, keys)| keys.iter().map(Key::label).collect::<Vec<_>>().join(" "))
             .unwrap_or_default()
     }
+}
+
+/// A keymap must keep a way out, and a key must mean one thing (else the first action silently wins).
+fn check_bindings(bindings: &[(Action, Vec<Key>)]) -> Result<(), String> {
+    if bindings
+        .iter()
+        .any(|(a, keys)| *a == Action::Quit && keys.is_empty())
+    {
+        return Err(
+            "key `keys.quit`: no key left to quit moodtape; bind at least one, such as [\"q\"]"
+                .into(),
+        );
+    }
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for (action, keys) in bindings {
+        for key in keys {
+            let label = key.label();
+            if let Some(other) = seen.insert(label.clone(), action.name()) {
+                if other != action.name() {
+                    return Err(format!(
+                        "key `keys.{}`: {label:?} is also bound to `{other}`; give each key one action",
+                        action.name()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a key does while a text input has the focus: editing, leaving, or a few global keys.
@@ -365,6 +407,20 @@ mod tests {
         assert!(Keymap::with_overrides(&o)
             .unwrap_err()
             .contains("keys.quit"));
+    }
+
+    #[test]
+    fn a_keymap_keeps_a_quit_key_and_one_action_per_key() {
+        let mut o = BTreeMap::new();
+        o.insert("quit".to_string(), Vec::new());
+        assert!(Keymap::with_overrides(&o)
+            .unwrap_err()
+            .contains("keys.quit"));
+        let mut o = BTreeMap::new();
+        o.insert("like".to_string(), vec!["q".to_string()]);
+        let e = Keymap::with_overrides(&o).unwrap_err();
+        assert!(e.contains("also bound"), "{e}");
+        assert!(Keymap::with_overrides(&BTreeMap::new()).is_ok());
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub enum Layer {
     Help,
     /// The journey prompt: 1-4 pick where the journey goes; any other key closes it.
     JourneyPrompt,
+    /// The folder prompt of a scan: keys are text, Tab completes a folder.
+    ScanPrompt,
     /// The library filter input: keys are text.
     Filter,
     /// The mood input: keys are text.
@@ -21,7 +23,7 @@ pub enum Layer {
 impl Layer {
     /// A text input has the keys: `q` is a letter there.
     pub fn typing(self) -> bool {
-        matches!(self, Layer::Filter | Layer::MoodInput)
+        matches!(self, Layer::Filter | Layer::MoodInput | Layer::ScanPrompt)
     }
 }
 
@@ -30,4 +32,5 @@ impl Layer {
 pub enum Overlay {
     Help { scroll: usize },
     JourneyPrompt,
+    ScanPrompt,
 }

@@ -6,6 +6,7 @@ pub mod action;
 pub mod editor;
 pub mod keymap;
 pub mod layer;
+pub mod paths;
 pub mod runtime;
 pub mod state;
 pub mod view;

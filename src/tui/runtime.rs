@@ -32,6 +32,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
     if let Some(session) = core.session() {
         session.model().warm();
         session.start_upkeep();
+        session.start_watch();
     }
     let songs = match core.call(Call::Library, &mut |_| {}, &AtomicBool::new(false))? {
         Answer::Library { songs } => songs,
@@ -43,6 +44,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
             keymap,
             database: short_path(&ctx.db_path),
             player_command: ctx.config.player.command.clone(),
+            demo: ctx.demo,
         },
     );
     if let Link::Remote(client) = &core.link {
@@ -65,8 +67,16 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
     };
     install_panic_hook(mouse);
     enable_extras(mouse);
+    let stop = stop_on_signals();
     let fps = ctx.config.ui.max_fps.clamp(1, 240);
-    let result = event_loop(&mut terminal, &mut app, &theme, &rx, &workers, fps);
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &theme,
+        &rx,
+        &workers,
+        Loop { fps, mouse, stop },
+    );
     disable_extras(mouse);
     ratatui::restore();
     workers.shutdown(SHUTDOWN_WAIT);
@@ -130,14 +140,65 @@ fn install_panic_hook(mouse: bool) {
     }));
 }
 
+/// SIGTERM, SIGHUP (the SSH session closed) and SIGINT from outside end the TUI the way `q` does: the loop
+/// sees the flag within a frame, then the terminal is restored and the database flushed and released.
+fn stop_on_signals() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+            tracing::warn!(signal, error = %e, "cannot watch the signal");
+        }
+    }
+    stop
+}
+
+/// Ctrl-Z: hand the terminal back, stop until the shell's `fg`, then take it again and redraw everything.
+#[cfg(unix)]
+fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
+    disable_extras(mouse);
+    ratatui::restore();
+    // SAFETY: raise only sends a signal to this process; SIGTSTP's default action stops it until SIGCONT.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    enable_extras(mouse);
+    terminal.clear()?;
+    Ok(())
+}
+
+/// How the main loop runs.
+struct Loop {
+    fps: u32,
+    mouse: bool,
+    /// Set by a signal that ends the TUI.
+    stop: Arc<AtomicBool>,
+}
+
+fn is_suspend(ev: &TermEvent) -> bool {
+    matches!(
+        ev,
+        TermEvent::Key(k) if k.kind == KeyEventKind::Press
+            && k.code == crossterm::event::KeyCode::Char('z')
+            && k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+    )
+}
+
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     theme: &Theme,
     rx: &Receiver<Action>,
     workers: &Workers,
-    fps: u32,
+    how: Loop,
 ) -> anyhow::Result<()> {
+    let Loop { fps, mouse, stop } = how;
     let frame = Duration::from_millis(u64::from(1000 / fps).max(1));
     let mut last_draw: Option<Instant> = None;
     loop {
@@ -159,7 +220,14 @@ fn event_loop(
             let area = terminal.size()?;
             let area = ratatui::layout::Rect::new(0, 0, area.width, area.height);
             loop {
-                on_terminal_event(app, area, event::read()?);
+                let ev = event::read()?;
+                if is_suspend(&ev) {
+                    #[cfg(unix)]
+                    suspend(terminal, mouse)?;
+                    app.dirty = true;
+                } else {
+                    on_terminal_event(app, area, ev);
+                }
                 if app.quit || !event::poll(Duration::ZERO)? {
                     break;
                 }
@@ -174,7 +242,7 @@ fn event_loop(
                 app.update(Action::Reply(super::state::Reply::Failed(reason)));
             }
         }
-        if app.quit {
+        if app.quit || stop.load(Ordering::SeqCst) {
             return Ok(());
         }
         if PANICKED.load(Ordering::SeqCst) {

@@ -8,8 +8,11 @@
 //! - `moodtape-library` reads the stored analyses at startup, in slices so the first frame never waits, and the
 //!   library again when it changed elsewhere.
 //! - `moodtape-player` delivers playlists (export, MPD), keeps feedback, and runs the player command.
+//! - `moodtape-import` scans music folders and imports MPD's library, passing the scan's progress on.
+//! - `moodtape-files` completes folder names for the folder prompt; the newest text wins.
 //! - `moodtape-events` passes the core's events on: analyses stored, jobs, feedback from other clients.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -17,10 +20,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::action::Action;
-use super::state::{Effect, Reply};
+use super::state::{Effect, ImportReply, Reply};
 use crate::records::{Song, SongId};
 use crate::server::{Core, Link};
-use crate::service::{Answer, Call, FeedbackFor};
+use crate::service::{Answer, Call, FeedbackFor, Progress};
 
 /// Analyses are read this many songs per call, so they reach the screen as they come.
 const MOODS_SLICE: usize = 2000;
@@ -43,6 +46,8 @@ pub struct Workers {
     detail: Lane,
     library: Lane,
     player: Lane,
+    import: Lane,
+    files: Lane,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -68,6 +73,8 @@ impl Workers {
         let detail = lane("moodtape-detail", true)?;
         let library = lane("moodtape-library", false)?;
         let player = lane("moodtape-player", false)?;
+        let import = lane("moodtape-import", false)?;
+        let files = lane("moodtape-files", true)?;
         {
             let core = core.clone();
             let stop = stop.clone();
@@ -83,6 +90,8 @@ impl Workers {
             detail,
             library,
             player,
+            import,
+            files,
             stop,
             threads,
         })
@@ -95,9 +104,14 @@ impl Workers {
             Effect::Recommend { .. } => &self.recommend,
             Effect::LoadDetail(_) => &self.detail,
             Effect::ReloadLibrary => &self.library,
-            Effect::Feedback { .. } | Effect::Deliver { .. } | Effect::SendPlayer { .. } => {
-                &self.player
-            }
+            Effect::Feedback { .. }
+            | Effect::Deliver { .. }
+            | Effect::SendPlayer { .. }
+            | Effect::Player(_)
+            | Effect::ImportFromMpd(_)
+            | Effect::Radio(_) => &self.player,
+            Effect::Scan { .. } | Effect::ScanMpd => &self.import,
+            Effect::CompletePath { .. } => &self.files,
         };
         lane.tx
             .send(Job::Effect(effect))
@@ -119,10 +133,12 @@ impl Workers {
             detail,
             library,
             player,
+            import,
+            files,
             threads,
             ..
         } = self;
-        drop((mood, recommend, detail, library, player));
+        drop((mood, recommend, detail, library, player, import, files));
         let deadline = Instant::now() + wait;
         for t in threads {
             while !t.is_finished() && Instant::now() < deadline {
@@ -179,6 +195,12 @@ fn run_lane(
                         load_moods(core, ids, tx, stop);
                     }
                     replies
+                }
+                Job::Effect(Effect::Scan { dirs }) => {
+                    let mut progress = |r: Reply| {
+                        let _ = tx.send(Action::Reply(r));
+                    };
+                    vec![scan(core, &dirs, &mut progress, stop)]
                 }
                 Job::Effect(effect) => perform(core, effect, stop),
                 Job::LoadMoods(ids) => {
@@ -288,10 +310,7 @@ pub fn perform(core: &Core, effect: Effect, cancel: &AtomicBool) -> Vec<Reply> {
             let n = songs.len();
             match call(Call::Deliver { songs, to }) {
                 Ok(Answer::Delivered(d)) => match (&d.written, &d.queue) {
-                    (Some((path, n)), _) => Reply::Notice(format!(
-                        "exported {n} songs to {}",
-                        crate::sanitize::clean_line(&path.display().to_string())
-                    )),
+                    (Some(_), _) => Reply::Notice(d.written_note.clone()),
                     (None, Some(q)) if q.missing.is_empty() => {
                         Reply::Notice(format!("MPD plays {} songs", q.queued))
                     }
@@ -309,8 +328,87 @@ pub fn perform(core: &Core, effect: Effect, cancel: &AtomicBool) -> Vec<Reply> {
         Effect::SendPlayer { .. } => {
             Reply::Failed("the player command runs in the TUI's own worker".into())
         }
+        Effect::Scan { dirs } => scan(core, &dirs, &mut |_| {}, cancel),
+        Effect::ScanMpd => Reply::Import(match call(Call::ScanMpd) {
+            Ok(Answer::MpdImported(report)) => ImportReply::MpdImported(report),
+            Ok(other) => ImportReply::Failed(other.unexpected("scan --mpd").to_string()),
+            Err(e) => ImportReply::Failed(format!("cannot import MPD's library: {e:#}")),
+        }),
+        Effect::CompletePath { text } => {
+            Reply::Import(ImportReply::Completed(super::paths::complete(&text)))
+        }
+        // The watcher tells every client what changed; only failures are said here.
+        Effect::Player(op) => match call(Call::Player { op }) {
+            Ok(_) => return Vec::new(),
+            Err(e) => Reply::Failed(format!("{e:#}")),
+        },
+        Effect::ImportFromMpd(uri) => match call(Call::ImportFromMpd { uri }) {
+            Ok(Answer::Song { song }) => {
+                Reply::Notice(format!("added {} to the library", song.display_name()))
+            }
+            Ok(other) => Reply::Failed(other.unexpected("import from MPD").to_string()),
+            Err(e) => Reply::Failed(format!("{e:#}")),
+        },
+        Effect::Radio(request) => {
+            let c = match request {
+                Some(request) => Call::RadioStart { request },
+                None => Call::RadioStop,
+            };
+            match call(c) {
+                Ok(_) => return Vec::new(),
+                Err(e) => Reply::Failed(format!("radio: {e:#}")),
+            }
+        }
     };
     vec![reply]
+}
+
+/// Scans the folders as typed (`~` expanded, made absolute) through the core, the call `moodtape scan` makes,
+/// handing each stored batch's progress to `progress`. A folder that cannot be opened is named before anything
+/// is scanned.
+fn scan(
+    core: &Core,
+    dirs: &[PathBuf],
+    progress: &mut dyn FnMut(Reply),
+    cancel: &AtomicBool,
+) -> Reply {
+    let shown = dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut resolved = Vec::new();
+    for (typed, dir) in dirs.iter().map(|d| (d, super::paths::resolve(d))) {
+        let problem = match std::fs::metadata(&dir) {
+            Err(e) => Some(format!("cannot open {}: {e}", typed.display())),
+            Ok(m) if !m.is_dir() => Some(format!("{} is not a folder", typed.display())),
+            Ok(_) => std::fs::read_dir(&dir)
+                .err()
+                .map(|e| format!("cannot read {}: {e}", typed.display())),
+        };
+        if let Some(reason) = problem {
+            return Reply::Import(ImportReply::Failed(reason));
+        }
+        resolved.push(dir);
+    }
+    let mut on_progress = |p: Progress| {
+        if let Progress::Scan(p) = p {
+            progress(Reply::Import(ImportReply::ScanProgress {
+                files_seen: p.files_seen,
+                committed: p.committed,
+            }));
+        }
+    };
+    Reply::Import(
+        match core.call(Call::Scan { dirs: resolved }, &mut on_progress, cancel) {
+            Ok(Answer::Scanned(summary)) => ImportReply::Scanned {
+                folder: shown,
+                summary,
+            },
+            Ok(other) => ImportReply::Failed(other.unexpected("scan").to_string()),
+            Err(e) => ImportReply::Failed(format!("cannot scan {shown}: {e:#}")),
+        },
+    )
 }
 
 /// Passes the core's events to the main loop until the app stops or the core goes away.

@@ -144,6 +144,8 @@ pub fn isolate(cmd: &mut dyn EnvSet, home: &Path) {
     cmd.unset("MOODTAPE_CONFIG");
     cmd.unset("MOODTAPE_DB");
     cmd.unset("MOODTAPE_LRCLIB_URL");
+    // Sockets of running moodtapes go to the cache dir, inside the test's home.
+    cmd.unset("XDG_RUNTIME_DIR");
     // The model cache is shared between tests (and CI) so the encoder is fetched once.
     if std::env::var_os("MOODTAPE_MODEL_CACHE").is_none() {
         if let Some(dir) = shared_model_cache() {
@@ -174,4 +176,58 @@ pub fn tmux_available() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+}
+
+/// Whether this run is CI's (`CI` set, as `.ci/run` does, and not "false" or "0").
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Gates a test on a real part it needs (`what`, e.g. "mpd"): true when `found`. When it is missing, under CI the
+/// test fails, so a skipped real test can never pass for a passing one; elsewhere it says SKIPPED on the terminal
+/// (written past the test runner's capture, which hides the output of passing tests) and the test returns.
+pub fn require(what: &str, found: bool, test: &str, how: &str) -> bool {
+    if found {
+        return true;
+    }
+    if in_ci() {
+        panic!("{test}: {what} is needed and missing, and CI must not skip real tests; {how}");
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nSKIPPED {test}: {what} is missing ({how}); with CI=true this fails\n"
+    );
+    false
+}
+
+/// [`require`] for tmux.
+pub fn require_tmux(test: &str) -> bool {
+    require(
+        "tmux",
+        tmux_available(),
+        test,
+        "`apt-get install tmux` runs it",
+    )
+}
+
+/// Makes sure the encoder is in the shared model cache, fetching it with moodtape's own fetch once per test
+/// binary: a test that needs the model never depends on an earlier suite having put it there.
+pub fn ensure_model() {
+    static FETCHED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let result = FETCHED.get_or_init(|| {
+        let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let out = moodtape_std(home.path())
+            .args(["models", "fetch"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = result {
+        panic!("the encoder could not be fetched, and this test needs it: {e}");
+    }
 }

@@ -16,6 +16,8 @@ pub struct Req {
     pub path: String,
     pub query: HashMap<String, String>,
     pub headers: HashMap<String, String>,
+    /// When the request arrived: tests time the client by the gaps between requests, never around a process.
+    pub at: std::time::Instant,
 }
 
 impl Req {
@@ -84,7 +86,15 @@ pub struct Server {
 impl Server {
     /// Starts serving; `handler` gets each request and its 0-based number.
     pub fn start(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Server::start_on("127.0.0.1", handler)
+    }
+
+    /// Starts serving on another loopback address (`127.0.0.2`), a different host for the client.
+    pub fn start_on(
+        ip: &str,
+        handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static,
+    ) -> Server {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let log: Arc<Mutex<Vec<Req>>> = Arc::default();
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -102,10 +112,7 @@ impl Server {
                         max_in_flight.clone(),
                     );
                     std::thread::spawn(move || {
-                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                        max_in_flight.fetch_max(now, Ordering::SeqCst);
-                        serve(stream, &log, &*handler);
-                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        serve(stream, &log, &*handler, &in_flight, &max_in_flight);
                     });
                 }
             });
@@ -121,6 +128,13 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// The gaps between consecutive requests, in arrival order.
+    pub fn gaps(&self) -> Vec<Duration> {
+        let mut at: Vec<std::time::Instant> = self.requests().iter().map(|r| r.at).collect();
+        at.sort();
+        at.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
     pub fn count(&self) -> usize {
         self.log.lock().unwrap().len()
     }
@@ -130,7 +144,16 @@ impl Server {
     }
 }
 
-fn serve(stream: TcpStream, log: &Mutex<Vec<Req>>, handler: &Handler) {
+/// Serves one request. A request counts as in flight from the moment it has been read until its answer starts
+/// going out: the client sees the answer only after that, so it can never have started its next request while
+/// this one still counts (counting the whole connection would include its teardown, a race with the client).
+fn serve(
+    stream: TcpStream,
+    log: &Mutex<Vec<Req>>,
+    handler: &Handler,
+    in_flight: &AtomicUsize,
+    max_in_flight: &AtomicUsize,
+) {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -158,14 +181,18 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Req>>, handler: &Handler) {
         path,
         query,
         headers,
+        at: std::time::Instant::now(),
     };
     let number = {
         let mut log = log.lock().unwrap();
         log.push(req.clone());
         log.len() - 1
     };
+    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    max_in_flight.fetch_max(now, Ordering::SeqCst);
     let reply = handler(&req, number);
     std::thread::sleep(reply.delay);
+    in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut head = format!(
         "HTTP/1.1 {} Whatever\r\nConnection: close\r\n",
         reply.status

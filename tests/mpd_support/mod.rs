@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub struct Mpd {
     child: Child,
+    bin: PathBuf,
+    conf: PathBuf,
     pub port: u16,
     /// MPD also listens here; over its unix socket it tells clients where its music folder is.
     pub socket: PathBuf,
@@ -20,6 +22,10 @@ pub struct Mpd {
 
 /// The mpd binary, when installed (CI's `.ci/run` installs it).
 pub fn mpd_binary() -> Option<PathBuf> {
+    // Lets a test pretend mpd is elsewhere, or missing.
+    if let Some(p) = std::env::var_os("MOODTAPE_TEST_MPD") {
+        return Some(PathBuf::from(p)).filter(|p| p.exists());
+    }
     let candidates = ["/usr/bin/mpd", "/usr/local/bin/mpd", "/usr/sbin/mpd"];
     if let Some(p) = candidates.iter().map(PathBuf::from).find(|p| p.exists()) {
         return Some(p);
@@ -31,14 +37,16 @@ pub fn mpd_binary() -> Option<PathBuf> {
     })
 }
 
-/// Prints the loud skip notice and returns `None` when mpd is missing.
+/// The mpd binary; when it is missing the test fails under CI and is skipped visibly elsewhere
+/// ([`crate::common::require`]).
 pub fn require_mpd(test: &str) -> Option<PathBuf> {
     let found = mpd_binary();
-    if found.is_none() {
-        eprintln!("\n**************************************************************");
-        eprintln!("SKIPPED: mpd not installed ({test}); `apt-get install mpd` runs it");
-        eprintln!("**************************************************************\n");
-    }
+    crate::common::require(
+        "mpd",
+        found.is_some(),
+        test,
+        "`apt-get install mpd` runs it",
+    );
     found
 }
 
@@ -51,7 +59,39 @@ impl Mpd {
     /// Starts mpd over `music` with its files in `dir`; `password` (if any) grants everything, and clients
     /// without it may only read.
     pub fn start(bin: &Path, music: &Path, dir: &Path, password: Option<&str>) -> Mpd {
+        Mpd::start_with(bin, music, dir, password, "")
+    }
+
+    /// [`Mpd::start`] with more lines for mpd.conf, such as `max_output_buffer_size "64"`. A free port can be
+    /// taken by another test between finding it and mpd binding it: then mpd exits at once, and it is started
+    /// again on another port.
+    pub fn start_with(
+        bin: &Path,
+        music: &Path,
+        dir: &Path,
+        password: Option<&str>,
+        extra_conf: &str,
+    ) -> Mpd {
+        for _ in 0..5 {
+            if let Some(mpd) = Mpd::try_start(bin, music, dir, password, extra_conf) {
+                return mpd;
+            }
+        }
+        panic!(
+            "mpd did not start on any of 5 ports; its log: {}",
+            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+        );
+    }
+
+    fn try_start(
+        bin: &Path,
+        music: &Path,
+        dir: &Path,
+        password: Option<&str>,
+        extra_conf: &str,
+    ) -> Option<Mpd> {
         std::fs::create_dir_all(dir).unwrap();
+        let _ = std::fs::remove_file(dir.join("socket"));
         let port = free_port();
         let mut conf = format!(
             "music_directory \"{}\"\n\
@@ -70,6 +110,7 @@ impl Mpd {
             dir.join("log").display(),
             dir.join("socket").display(),
         );
+        conf.push_str(extra_conf);
         if let Some(pw) = password {
             conf.push_str(&format!(
                 "password \"{pw}@read,add,control,admin\"\ndefault_permissions \"read\"\n"
@@ -85,8 +126,10 @@ impl Mpd {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mpd = Mpd {
+        let mut mpd = Mpd {
             child,
+            bin: bin.to_path_buf(),
+            conf: conf_path.clone(),
             port,
             socket: dir.join("socket"),
             dir: dir.to_path_buf(),
@@ -94,6 +137,9 @@ impl Mpd {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() || !mpd.socket.exists() {
+            if matches!(mpd.child.try_wait(), Ok(Some(_))) {
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
                 "mpd did not start; its log: {}",
@@ -101,7 +147,31 @@ impl Mpd {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        mpd
+        Some(mpd)
+    }
+
+    /// Kills mpd (as a crash would).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts mpd again with the same config, port and database.
+    pub fn start_again(&mut self) {
+        self.kill();
+        self.child = Command::new(&self.bin)
+            .arg("--no-daemon")
+            .arg(&self.conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mpd did not start again");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn conn(&self) -> Conn {
@@ -184,7 +254,9 @@ impl Conn {
 
     fn line(&mut self) -> String {
         let mut l = String::new();
-        self.reader.read_line(&mut l).unwrap();
+        let n = self.reader.read_line(&mut l).unwrap();
+        // A dead mpd ends the test with a message instead of a loop reading nothing forever.
+        assert!(n > 0, "mpd closed the connection");
         l.trim_end_matches(['\r', '\n']).to_string()
     }
 

@@ -5,7 +5,9 @@
 
 mod library;
 mod panes;
+mod playing;
 mod playlist;
+mod welcome;
 
 use std::collections::HashMap;
 
@@ -16,7 +18,9 @@ pub use panes::{
     map_range, Detail, JobState, Jobs, LyricsPane, MapPane, ModelState, MoodPane, MoodState,
     MAP_RANGE_MIN, MAP_STEP,
 };
+pub use playing::{interpolate, Playing, PROGRESS_FRAME};
 pub use playlist::{Playlist, PlaylistEntry, PlaylistSource};
+pub use welcome::{ImportJob, ImportReply, Imports};
 
 use super::action::{Action, Pane};
 use super::editor::EditOp;
@@ -64,6 +68,22 @@ pub enum Effect {
     LoadDetail(SongId),
     /// Read the library again (songs came or went elsewhere).
     ReloadLibrary,
+    /// Scan music folders (as typed: `~` and relative paths are the worker's to resolve), with progress.
+    Scan {
+        dirs: Vec<std::path::PathBuf>,
+    },
+    /// Import MPD's library.
+    ScanMpd,
+    /// Complete the folder name at the end of a typed path.
+    CompletePath {
+        text: String,
+    },
+    /// A player key for MPD.
+    Player(crate::player::PlayerOp),
+    /// Add the song MPD plays at this URI to the library.
+    ImportFromMpd(String),
+    /// Start the mood radio, or stop it (`None`).
+    Radio(Option<crate::service::RadioRequest>),
 }
 
 /// An answer from a worker to one of this app's effects.
@@ -100,6 +120,8 @@ pub enum Reply {
     Notice(String),
     /// A line for the status bar: what went wrong. Never fatal.
     Failed(String),
+    /// Folders, scans and imports (see `welcome`).
+    Import(ImportReply),
 }
 
 /// What the app needs from the run's context, so tests can build one without a terminal or a database.
@@ -109,6 +131,8 @@ pub struct AppOptions {
     /// The database, as the status bar shows it.
     pub database: String,
     pub player_command: String,
+    /// The database is the demo's (`--demo`).
+    pub demo: bool,
 }
 
 pub struct App {
@@ -125,7 +149,11 @@ pub struct App {
     pub map: MapPane,
     pub playlist: Playlist,
     pub lyrics: LyricsPane,
+    /// What MPD plays, and the radio.
+    pub playing: Playing,
     pub jobs: Jobs,
+    /// The folder prompt, and scans and imports started here.
+    pub imports: Imports,
     pub options: AppOptions,
     pub quit: bool,
     /// Something changed since the last frame.
@@ -149,7 +177,9 @@ impl App {
             map: MapPane::default(),
             playlist: Playlist::default(),
             lyrics: LyricsPane::default(),
+            playing: Playing::default(),
             jobs: Jobs::default(),
+            imports: Imports::default(),
             options,
             quit: false,
             dirty: true,
@@ -170,6 +200,7 @@ impl App {
         match self.overlay {
             Some(Overlay::Help { .. }) => Layer::Help,
             Some(Overlay::JourneyPrompt) => Layer::JourneyPrompt,
+            Some(Overlay::ScanPrompt) => Layer::ScanPrompt,
             None if self.library.searching => Layer::Filter,
             None if self.focus == Pane::Mood => Layer::MoodInput,
             None => Layer::Pane(self.focus),
@@ -193,6 +224,11 @@ impl App {
     pub fn route_key(&self, ev: &KeyEvent) -> Option<Action> {
         match self.layer() {
             Layer::Filter | Layer::MoodInput => editing_action(ev),
+            Layer::ScanPrompt => match ev.code {
+                KeyCode::Tab if ev.modifiers.is_empty() => Some(Action::Edit(EditOp::Complete)),
+                KeyCode::Tab | KeyCode::BackTab => None,
+                _ => editing_action(ev),
+            },
             Layer::JourneyPrompt if ev.modifiers.is_empty() => match ev.code {
                 KeyCode::Char(c @ '1'..='4') => {
                     let i = usize::from(c as u8 - b'1');
@@ -241,6 +277,7 @@ impl App {
     /// Does a slice of the deferred work (filtering, sorting) of a large library; the runtime calls it once per
     /// turn.
     pub fn tick(&mut self) {
+        self.tick_playing();
         if self.library.busy() {
             let mood = self.mood.point();
             self.library.tick(&self.songs, &self.moods, mood);
@@ -272,6 +309,8 @@ impl App {
             }
             (Layer::Filter, Action::Edit(op)) => self.edit_filter(op),
             (Layer::MoodInput, Action::Edit(op)) => self.edit_mood(op),
+            (Layer::ScanPrompt, Action::Edit(op)) => self.edit_scan_prompt(op),
+            (Layer::ScanPrompt, action) => self.leave_scan_prompt(action),
             (_, action) => self.on_action(action),
         }
         if self.library.busy()
@@ -301,6 +340,9 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action) {
+        if self.on_player_action(&action) {
+            return;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
@@ -335,6 +377,9 @@ impl App {
             }
             Action::Similar => self.similar(),
             Action::Journey => self.ask_journey(),
+            Action::ScanFolder => self.open_scan_prompt(),
+            Action::ImportMpd => self.import_mpd(),
+            Action::OpenDemo => self.tell_demo(),
             Action::JourneyTo(to) => self.journey(to),
             Action::Like => self.feedback(true),
             Action::Dislike => self.feedback(false),
@@ -389,6 +434,17 @@ impl App {
             }
             // Text edits only reach a text input (see `update`); elsewhere they mean nothing.
             Action::Edit(_) => {}
+            // The player's keys are done by `on_player_action` (playing.rs) before this.
+            Action::TogglePause
+            | Action::NextSong
+            | Action::PreviousSong
+            | Action::SeekForward
+            | Action::SeekBack
+            | Action::VolumeUp
+            | Action::VolumeDown
+            | Action::JumpToPlaying
+            | Action::Radio
+            | Action::ImportPlaying => {}
             Action::Click { pane, row } => self.click(pane, row),
             Action::MapClick { valence, arousal } => {
                 self.focus(Pane::Map);
@@ -485,6 +541,7 @@ impl App {
                 self.playlist.selected = clamp_step(self.playlist.selected, delta, n);
             }
             Pane::Lyrics => {
+                self.playing.follow_lyrics = false;
                 let n = self.lyrics.lines();
                 self.lyrics.scroll = clamp_step(self.lyrics.scroll, delta, n);
             }
@@ -739,8 +796,8 @@ impl App {
             }
             Reply::RecommendFailed { id, reason } => {
                 if self.playlist.pending == Some(id) {
-                    self.playlist.pending = None;
-                    self.playlist.pending_source = None;
+                    // The playlist is for this now, empty: analyses that come later fill it.
+                    self.playlist.answer(id, Vec::new());
                     self.playlist.error = Some(if self.moods.iter().all(Option::is_none) {
                         "no song is analyzed yet; recommendations come as analysis goes".into()
                     } else {
@@ -753,11 +810,15 @@ impl App {
                     self.lyrics.detail = Some(Detail { id, lyrics, mood });
                 }
             }
-            Reply::Library(songs) => self.replace_songs(songs),
+            Reply::Library(songs) => {
+                self.library_reloaded();
+                self.replace_songs(songs);
+            }
             Reply::Moods(batch) => self.set_moods(batch),
             Reply::MoodsLoaded => self.jobs.loading_moods = false,
             Reply::Notice(text) => self.message(false, &text),
             Reply::Failed(text) => self.message(true, &text),
+            Reply::Import(reply) => self.on_import_reply(reply),
         }
     }
 
@@ -844,6 +905,8 @@ impl App {
                 self.message(false, &text);
             }
             Event::Notice { text } => self.message(false, &text),
+            Event::NowPlaying { now } => self.on_now_playing(now),
+            Event::Radio { radio } => self.playing.radio = Some(radio),
         }
     }
 

@@ -56,10 +56,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.dim(),
     ));
-    let block = pane_block(Pane::Library, extra, app, theme);
+    let block = pane_block(Pane::Library, extra, area.width, app, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height == 0 || inner.width < 10 {
+        return;
+    }
+    if total == 0 {
+        super::welcome::draw(f, inner, app, theme);
         return;
     }
     let width = inner.width as usize;
@@ -124,15 +128,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
     let body = (inner.height as usize).saturating_sub(lines.len());
     if lib.rows.is_empty() {
-        let msg = if total == 0 {
-            "No songs yet: `moodtape scan DIR`, `moodtape import FILE`, or `moodtape --demo`."
-                .to_string()
-        } else {
-            format!(
-                "No song matches \"{}\".",
-                crate::sanitize::clean_line(&query)
-            )
-        };
+        let msg = format!(
+            "No song matches \"{}\".",
+            crate::sanitize::clean_line(&query)
+        );
         lines.push(Line::from(Span::styled(msg, theme.dim())));
         f.render_widget(Paragraph::new(lines), inner);
         return;

@@ -4,7 +4,7 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::theme::quadrant_glyph;
@@ -39,7 +39,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Style::default().fg(theme.quadrant(q)),
         ));
     }
-    let block = pane_block(Pane::Lyrics, extra, app, theme);
+    let block = pane_block(Pane::Lyrics, extra, area.width, app, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let note = |text: &str| Paragraph::new(Span::styled(text.to_string(), theme.dim()));
@@ -61,6 +61,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let chunks: &[ChunkMood] = detail.mood.as_ref().map_or(&[], |m| m.chunks.as_slice());
+    // The line being sung, while this is the playing song.
+    let sung = super::playing::sung_line(app, std::time::Instant::now());
+    let sung_style = Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED);
     let mut lines = Vec::new();
     if detail.mood.is_none() {
         lines.push(Line::from(Span::styled(
@@ -69,47 +72,127 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         )));
     }
     let text = crate::sanitize::clean_multiline(&lyrics.text);
+    // Lines are wrapped here rather than by the paragraph, so every row of a wrapped line keeps its chunk's bar.
+    let room = (inner.width as usize).saturating_sub(1).max(1);
+    // The first row of each lyric line, for following the song through wrapped lines.
+    let mut first_row = Vec::new();
     for (n, raw) in text.lines().enumerate() {
+        first_row.push(lines.len());
         let line = crate::sanitize::clean_line(raw);
         let chunk = chunks
             .iter()
             .find(|c| c.first_line <= n && n <= c.last_line);
+        let rows = wrap(&line, room);
         match chunk {
             Some(c) => {
                 let q = c.reading.quadrant();
                 let color = theme.quadrant(q);
-                let used = 1 + unicode_width::UnicodeWidthStr::width(line.as_str());
-                let mut spans = vec![
-                    Span::styled("▌", Style::default().fg(color)),
-                    Span::styled(line, Style::default().fg(color)),
-                ];
-                if n == c.first_line {
-                    if let Some(top) = c.reading.top_emotion() {
-                        // The chunk's tag, where it fits beside its first line.
-                        let tag = format!("  ‹{} {}›", quadrant_glyph(q), top.label);
-                        if used + unicode_width::UnicodeWidthStr::width(tag.as_str())
-                            <= inner.width as usize
-                        {
-                            spans.push(Span::styled(
-                                tag,
-                                theme.dim().add_modifier(Modifier::ITALIC),
-                            ));
+                let mut text_style = Style::default().fg(color);
+                if sung == Some(n) {
+                    text_style = text_style.patch(sung_style);
+                }
+                let last = rows.len() - 1;
+                for (i, row) in rows.into_iter().enumerate() {
+                    let used = 1 + unicode_width::UnicodeWidthStr::width(row.as_str());
+                    let mut spans = vec![
+                        Span::styled("▌", Style::default().fg(color)),
+                        Span::styled(row, text_style),
+                    ];
+                    if n == c.first_line && i == last {
+                        if let Some(top) = c.reading.top_emotion() {
+                            // The chunk's tag, where it fits beside its first line.
+                            let tag = format!("  ‹{} {}›", quadrant_glyph(q), top.label);
+                            if used + unicode_width::UnicodeWidthStr::width(tag.as_str())
+                                <= inner.width as usize
+                            {
+                                spans.push(Span::styled(
+                                    tag,
+                                    theme.dim().add_modifier(Modifier::ITALIC),
+                                ));
+                            }
                         }
                     }
+                    lines.push(Line::from(spans));
                 }
-                lines.push(Line::from(spans));
             }
-            None => lines.push(Line::from(vec![
-                Span::raw(" "),
-                Span::styled(line, Style::default().fg(theme.fg)),
-            ])),
+            None => {
+                let mut style = Style::default().fg(theme.fg);
+                if sung == Some(n) {
+                    style = style.patch(sung_style);
+                }
+                for (i, row) in rows.into_iter().enumerate() {
+                    let mark = if sung == Some(n) && i == 0 {
+                        "▶"
+                    } else {
+                        " "
+                    };
+                    lines.push(Line::from(vec![Span::raw(mark), Span::styled(row, style)]));
+                }
+            }
         }
     }
-    let scroll = app.lyrics.scroll.min(lines.len().saturating_sub(1));
+    let scroll = match sung {
+        // Following the song: its line a third of the way down.
+        Some(n) if app.playing.follow_lyrics => first_row
+            .get(n)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(inner.height as usize / 3),
+        _ => app.lyrics.scroll,
+    };
+    let scroll = scroll.min(lines.len().saturating_sub(1));
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll.min(u16::MAX as usize) as u16, 0)),
+        Paragraph::new(lines).scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         inner,
     );
+}
+
+/// `text` in rows of at most `width` columns, broken between words (a word longer than a row is cut); always at
+/// least one row, so an empty line stays a line.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut used = 0;
+    for word in text.split(' ') {
+        let w = word.width();
+        let gap = usize::from(!row.is_empty());
+        if used + gap + w <= width {
+            if gap == 1 {
+                row.push(' ');
+            }
+            row.push_str(word);
+            used += gap + w;
+            continue;
+        }
+        if !row.is_empty() {
+            rows.push(std::mem::take(&mut row));
+            used = 0;
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > width && !row.is_empty() {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+            }
+            row.push(c);
+            used += cw;
+        }
+    }
+    rows.push(row);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_between_words_and_cuts_long_ones() {
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 4), [""]);
+        assert_eq!(wrap("日本語の歌", 4), ["日本", "語の", "歌"]);
+    }
 }

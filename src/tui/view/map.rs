@@ -17,6 +17,8 @@ use crate::tui::state::App;
 
 pub const MOOD_MARK: &str = "★";
 pub const SELECTED_MARK: &str = "◉";
+/// The song MPD plays.
+pub const PLAYING_MARK: &str = "♫";
 pub const CURSOR_MARK: &str = "✛";
 
 /// The valence and arousal of a cell inside a map that shows ±`range` (its centre).
@@ -59,7 +61,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Style::default().fg(theme.fg),
         ));
     }
-    let block = pane_block(Pane::Map, extra, app, theme);
+    let block = pane_block(Pane::Map, extra, area.width, app, theme);
     let inner = block.inner(area);
     let cell_w = 2.0 * range / f64::from(inner.width.max(1));
     let on_map = |v: f32, a: f32| {
@@ -91,6 +93,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .and_then(|i| app.moods[i])
         .map(|m| on_map(m.valence, m.arousal));
     let user = app.mood.point().map(|(v, a)| on_map(v, a));
+    let playing = app
+        .playing
+        .song()
+        .and_then(|id| app.song_index(id))
+        .and_then(|i| app.moods[i])
+        .map(|m| on_map(m.valence, m.arousal));
 
     let canvas = Canvas::default()
         .block(block)
@@ -140,6 +148,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         SELECTED_MARK,
                         Style::default()
                             .fg(theme.highlight)
+                            .add_modifier(Modifier::BOLD),
+                    ),
+                );
+            }
+            if let Some((x, y)) = playing {
+                ctx.print(
+                    x,
+                    y,
+                    Span::styled(
+                        PLAYING_MARK,
+                        Style::default()
+                            .fg(theme.accent)
                             .add_modifier(Modifier::BOLD),
                     ),
                 );

@@ -8,9 +8,11 @@ pub mod library;
 pub mod lyrics;
 pub mod map;
 pub mod mood;
+pub mod playing;
 pub mod playlist;
 pub mod status;
 pub mod theme;
+pub mod welcome;
 
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::Style;
@@ -36,6 +38,8 @@ pub struct Areas {
     /// The playlist and the lyrics share a place on small screens: the one focused last is shown.
     pub playlist: Option<Rect>,
     pub lyrics: Option<Rect>,
+    /// What MPD plays, a row above the status bar, while the app follows MPD.
+    pub now_playing: Option<Rect>,
     pub status: Rect,
 }
 
@@ -50,12 +54,24 @@ pub fn areas(area: Rect, app: &App) -> Option<Areas> {
         return None;
     }
     let wide = is_wide(area);
-    let [mood, body, status] = Layout::vertical([
-        Constraint::Length(if wide { 8 } else { 5 }),
+    // Until a mood is read the pane holds only its input and one line (hint, progress or error); the room goes
+    // to the library and the lyrics.
+    let mood_rows = if app.mood.current.is_none() {
+        4
+    } else if wide {
+        8
+    } else {
+        5
+    };
+    let playing_rows = u16::from(app.playing.visible());
+    let [mood, body, now_playing, status] = Layout::vertical([
+        Constraint::Length(mood_rows),
         Constraint::Min(8),
+        Constraint::Length(playing_rows),
         Constraint::Length(1),
     ])
     .areas(area);
+    let now_playing = (playing_rows > 0).then_some(now_playing);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
     if wide {
@@ -69,6 +85,7 @@ pub fn areas(area: Rect, app: &App) -> Option<Areas> {
             map,
             playlist: Some(playlist),
             lyrics: Some(lyrics),
+            now_playing,
             status,
         })
     } else {
@@ -81,6 +98,7 @@ pub fn areas(area: Rect, app: &App) -> Option<Areas> {
             map,
             playlist: (!show_lyrics).then_some(shared),
             lyrics: show_lyrics.then_some(shared),
+            now_playing,
             status,
         })
     }
@@ -103,10 +121,34 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if let Some(r) = a.lyrics {
         lyrics::draw(f, r, app, theme);
     }
+    if let Some(r) = a.now_playing {
+        playing::draw(f, r, app, theme, std::time::Instant::now());
+    }
     status::draw(f, a.status, app, theme);
     if app.layer() == crate::tui::layer::Layer::Help {
         help::draw(f, area, app, theme);
     }
+    scrub(f.buffer_mut());
+}
+
+/// The last line of defence: whatever a pane drew, no cell reaches the terminal holding a control character, an
+/// escape or an invisible/bidi mark (the panes clean their text too; this holds for text they forgot).
+fn scrub(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(unsafe_in_cell) {
+            let clean: String = cell
+                .symbol()
+                .chars()
+                .filter(|c| !unsafe_in_cell(*c))
+                .collect();
+            cell.set_symbol(if clean.is_empty() { " " } else { &clean });
+        }
+    }
+}
+
+/// In a cell even a newline or a tab would move the cursor.
+fn unsafe_in_cell(c: char) -> bool {
+    c.is_control() || crate::sanitize::is_unsafe_for_terminal(c)
 }
 
 fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
@@ -136,7 +178,16 @@ fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 /// The frame of a pane: thick and coloured when it has the focus, with its number key in the title.
-pub fn pane_block<'a>(pane: Pane, extra: Vec<Span<'a>>, app: &App, theme: &Theme) -> Block<'a> {
+/// A pane's frame with its title: the pane's name and key, then `extra` parts as far as they fit in `width`
+/// columns. A part that does not fit whole is cut between words with an ellipsis, or left out when too little of
+/// it would show.
+pub fn pane_block<'a>(
+    pane: Pane,
+    extra: Vec<Span<'a>>,
+    width: u16,
+    app: &App,
+    theme: &Theme,
+) -> Block<'a> {
     let focused = app.focus == pane;
     let key = match pane {
         Pane::Mood => "m",
@@ -154,7 +205,24 @@ pub fn pane_block<'a>(pane: Pane, extra: Vec<Span<'a>>, app: &App, theme: &Theme
         Span::styled(format!(" {} ", pane.title()), title_style),
         Span::styled(format!("[{key}] "), theme.dim()),
     ];
-    spans.extend(extra);
+    // Two corners and a column of border to spare.
+    let mut room = (width as usize).saturating_sub(3);
+    for span in &spans {
+        room = room.saturating_sub(span.width());
+    }
+    for span in extra {
+        let w = span.width();
+        if w <= room {
+            room -= w;
+            spans.push(span);
+            continue;
+        }
+        let cut = cut_between_words(&span.content, room);
+        if cut.chars().count() >= 6 {
+            spans.push(Span::styled(cut, span.style));
+        }
+        break;
+    }
     Block::bordered()
         .border_type(if focused {
             BorderType::Thick
@@ -164,6 +232,27 @@ pub fn pane_block<'a>(pane: Pane, extra: Vec<Span<'a>>, app: &App, theme: &Theme
         .border_style(theme.border(focused))
         .title(Line::from(spans))
         .style(theme.base())
+}
+
+/// `text` cut to at most `width` columns at the last space that fits, with an ellipsis (empty when no word fits).
+fn cut_between_words(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for word in text.split_inclusive(' ') {
+        let w = unicode_width::UnicodeWidthStr::width(word.trim_end());
+        if used + w + 1 > width {
+            break;
+        }
+        out.push_str(word);
+        used += unicode_width::UnicodeWidthStr::width(word);
+    }
+    // A dangling dash or separator reads as part of a name; the ellipsis says enough.
+    let out = out.trim_end_matches([' ', '–', '-', '·', ',', ':']);
+    if out.is_empty() {
+        String::new()
+    } else {
+        format!("{out}… ")
+    }
 }
 
 /// Cuts `text` to `width` columns, with an ellipsis when it had to cut, and pads it to `width`.
@@ -231,7 +320,7 @@ pub fn bar(fraction: f32, width: usize) -> String {
     let eighths = (fraction.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
     let mut s = "█".repeat(eighths / 8);
     s.push_str(PARTS[eighths % 8]);
-    let used = eighths / 8 + usize::from(eighths % 8 > 0);
+    let used = eighths / 8 + usize::from(!eighths.is_multiple_of(8));
     s.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
     s
 }

@@ -16,7 +16,7 @@ use crate::tui::state::{App, ModelState, MoodState};
 const PROMPT: &str = "› ";
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let block = pane_block(Pane::Mood, Vec::new(), app, theme);
+    let block = pane_block(Pane::Mood, Vec::new(), area.width, app, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height == 0 {

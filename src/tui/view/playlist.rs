@@ -32,7 +32,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Style::default().fg(theme.accent),
         ));
     }
-    let block = pane_block(Pane::Playlist, extra, app, theme);
+    let block = pane_block(Pane::Playlist, extra, area.width, app, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height == 0 || inner.width < 10 {

@@ -212,8 +212,9 @@ impl Theme {
             p.exists().then_some(p)
         };
         if let Some(path) = path {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read theme {}: {e}", path.display()))?;
+            let text =
+                crate::files::read_text_bounded(&path, crate::files::MAX_CONFIG_BYTES, "a theme")
+                    .map_err(|e| format!("cannot read the theme: {e}"))?;
             return Theme::parse(&text, &Theme::default(), false)
                 .map_err(|e| format!("theme file {}: {e}", path.display()));
         }
