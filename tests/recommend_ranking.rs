@@ -67,6 +67,8 @@ fn cand(artist: &str, title: &str, v: f32, a: f32) -> Candidate {
             chunks: Vec::new(),
             analyzed_at: 0,
             confidence: 0.0,
+            language: None,
+            mood_skipped: None,
         },
     }
 }
@@ -445,6 +447,8 @@ fn only_analyzed_songs_are_candidates_and_feedback_is_kept() {
         chunks: Vec::new(),
         analyzed_at: 0,
         confidence: 0.0,
+        language: None,
+        mood_skipped: None,
     };
     store
         .moods

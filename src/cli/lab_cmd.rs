@@ -215,8 +215,15 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
                 outln!("  ROC AUC of valence                {:.4}", out.roc_auc);
                 outln!(
                     "  accuracy, most / least confident half {:.4} / {:.4}",
-                    out.accuracy_confident_half, out.accuracy_other_half
+                    out.accuracy_confident_half,
+                    out.accuracy_other_half
                 );
+                if out.skipped_language > 0 {
+                    outln!(
+                        "  {} songs left unread for their language (counted as valence 0)",
+                        out.skipped_language
+                    );
+                }
             }
         }
         EvalSet::Moods => {
@@ -242,7 +249,8 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             } else {
                 outln!(
                     "demo library: {} of {} songs in the quadrant they were written for",
-                    out.in_intended_quadrant, out.examples
+                    out.in_intended_quadrant,
+                    out.examples
                 );
                 for miss in &out.missed {
                     outln!("    {miss}");

@@ -7,6 +7,7 @@ use super::device::{select_device, DeviceName};
 use super::encoder::Encoder;
 use super::fetch::{fetch, FetchOptions, ModelFiles};
 use super::heads::Heads;
+use super::language;
 use super::EngineError;
 use crate::records::LyricsRecord;
 use crate::records::{ChunkMood, MoodReading, SongMood, TextMood};
@@ -133,7 +134,30 @@ impl Engine {
         model_key: &str,
     ) -> Result<Vec<Option<SongMood>>, EngineError> {
         let tokenizer = self.encoder.tokenizer();
-        let per_song: Vec<Vec<Chunk>> = records.iter().map(|r| song_chunks(tokenizer, r)).collect();
+        // Only the chunks in English are read; songs with too few get a record that says so instead of a mood.
+        let verdicts: Vec<Verdict> = records
+            .iter()
+            .map(|r| {
+                let chunks = song_chunks(tokenizer, r);
+                let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+                let verdict = language::judge(&texts);
+                Verdict { chunks, verdict }
+            })
+            .collect();
+        let per_song: Vec<Vec<Chunk>> = verdicts
+            .iter()
+            .map(|v| {
+                if v.chunks.is_empty() || v.verdict.skip() {
+                    return Vec::new();
+                }
+                v.chunks
+                    .iter()
+                    .zip(&v.verdict.read)
+                    .filter(|(_, read)| **read)
+                    .map(|(c, _)| c.clone())
+                    .collect()
+            })
+            .collect();
         // Repeated choruses are read once.
         let mut unique: Vec<&str> = Vec::new();
         let mut index = std::collections::HashMap::new();
@@ -148,18 +172,38 @@ impl Engine {
         Ok(records
             .iter()
             .zip(&per_song)
-            .map(|(record, chunks)| {
-                if chunks.is_empty() {
+            .zip(&verdicts)
+            .map(|((record, chunks), v)| {
+                if v.chunks.is_empty() {
                     return None;
+                }
+                if chunks.is_empty() {
+                    let language = v.verdict.language.clone().unwrap_or_default();
+                    return Some(SongMood::skipped_for_language(
+                        model_key,
+                        &record.hash(),
+                        language,
+                        now,
+                    ));
                 }
                 let parts: Vec<(&Chunk, &TextMood)> = chunks
                     .iter()
                     .filter_map(|c| index.get(c.text.as_str()).map(|&i| (c, &moods[i])))
                     .collect();
-                Some(aggregate(&parts, model_key, &record.hash(), now))
+                let mut mood = aggregate(&parts, model_key, &record.hash(), now);
+                // What was left unread lowers the trust in what was read.
+                mood.confidence *= v.verdict.english_share;
+                mood.language = v.verdict.language.clone();
+                Some(mood)
             })
             .collect())
     }
+}
+
+/// A song's chunks and which of them are in a language the model reads.
+struct Verdict {
+    chunks: Vec<Chunk>,
+    verdict: language::Verdict,
 }
 
 /// The chunks a song's lyrics are read in (none for a record without words); training cuts songs the same way.
@@ -234,6 +278,8 @@ pub fn aggregate(
             })
             .collect(),
         analyzed_at: now,
+        language: None,
+        mood_skipped: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod encoder;
 pub mod engine;
 pub mod fetch;
 pub mod heads;
+pub mod language;
 
 pub use engine::{Engine, EngineOptions};
 
@@ -31,13 +32,29 @@ pub enum EngineError {
 /// sha256 of the encoder weights moodtape is built for.
 pub const ENCODER_SHA256: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
 
-/// Identifies the encoder and heads that produced an analysis; a new model or new heads never serve stale moods.
+/// Identifies the encoder, heads and language rule that produced an analysis; a new model, new heads or a new
+/// rule for which lyrics are read never serve stale moods.
 pub fn model_key() -> String {
-    format!("minilm-{}+heads-{}", &ENCODER_SHA256[..12], heads_version())
+    format!(
+        "minilm-{}+heads-{}+{}",
+        &ENCODER_SHA256[..12],
+        heads_version(),
+        language::RULE_VERSION
+    )
 }
 
-/// The current analysis of `song`, if its lyrics have been analyzed by the model named by `model_key`.
+/// The current mood of `song`, if its lyrics have been read by the model named by `model_key` (a song skipped for
+/// its language has none).
 pub fn stored_mood(
+    store: &crate::store::Store,
+    model_key: &str,
+    song: &crate::records::Song,
+) -> crate::store::Result<Option<SongMood>> {
+    Ok(stored_analysis(store, model_key, song)?.filter(SongMood::is_read))
+}
+
+/// The current analysis of `song`: its mood, or the record that it was skipped and why.
+pub fn stored_analysis(
     store: &crate::store::Store,
     model_key: &str,
     song: &crate::records::Song,

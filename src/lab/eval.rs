@@ -120,6 +120,8 @@ pub struct SongEval {
     /// `confidence` means something.
     pub accuracy_confident_half: f64,
     pub accuracy_other_half: f64,
+    /// Songs `analyze` would leave unread for their language; they count as read neutral (valence 0).
+    pub skipped_language: usize,
 }
 
 /// MusicMood: each song's lyrics are analyzed exactly as `moodtape analyze` does (chunks, their readings, the
@@ -138,7 +140,7 @@ pub fn score_musicmood(
         .iter()
         .map(|s| LyricsRecord::new(&s.lyrics, LyricsOrigin::Import))
         .collect();
-    let (valence, confidence) = song_valences(engine, &records)?;
+    let (valence, confidence, skipped) = song_valences(engine, &records)?;
     let gold: Vec<bool> = songs.iter().map(|s| s.happy).collect();
     let mut by_confidence: Vec<usize> = (0..songs.len()).collect();
     by_confidence.sort_by(|&a, &b| confidence[b].total_cmp(&confidence[a]).then(a.cmp(&b)));
@@ -155,25 +157,28 @@ pub fn score_musicmood(
         roc_auc: roc_auc(&valence, &gold),
         accuracy_confident_half: half_accuracy(sure),
         accuracy_other_half: half_accuracy(unsure),
+        skipped_language: skipped,
     })
 }
 
-/// The valence and confidence of each song as `analyze` reads them; a song without words reads as neutral (0)
-/// with no confidence.
+/// The valence and confidence of each song as `analyze` reads them, and how many were left unread for their
+/// language; a song without words or left unread reads as neutral (0) with no confidence.
 pub fn song_valences(
     engine: &Engine,
     records: &[LyricsRecord],
-) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
-    let (mut valence, mut confidence) = (Vec::new(), Vec::new());
+) -> anyhow::Result<(Vec<f32>, Vec<f32>, usize)> {
+    let (mut valence, mut confidence, mut skipped) = (Vec::new(), Vec::new(), 0);
     // A few songs at a time, like the analysis job, so memory stays flat.
     for batch in records.chunks(crate::emotion::analyze::SONGS_PER_BATCH) {
         let refs: Vec<&LyricsRecord> = batch.iter().collect();
         for mood in engine.analyze_lyrics(&refs, "eval")? {
+            skipped += usize::from(mood.as_ref().is_some_and(|m| !m.is_read()));
+            let mood = mood.filter(|m| m.is_read());
             valence.push(mood.as_ref().map_or(0.0, |m| m.reading.valence));
             confidence.push(mood.as_ref().map_or(0.0, |m| m.confidence));
         }
     }
-    Ok((valence, confidence))
+    Ok((valence, confidence, skipped))
 }
 
 /// The share of items whose score is on the side of 0 their label says (`true`: above 0).
@@ -273,7 +278,7 @@ pub fn demo(engine: &Engine, limit: Option<usize>) -> anyhow::Result<DemoEval> {
     {
         let refs: Vec<&LyricsRecord> = batch.iter().collect();
         for (mood, d) in engine.analyze_lyrics(&refs, "eval")?.into_iter().zip(songs) {
-            let read = mood.map(|m| m.reading.quadrant());
+            let read = mood.filter(|m| m.is_read()).map(|m| m.reading.quadrant());
             if read.map(Quadrant::code) == Some(d.intended.as_str()) {
                 hits += 1;
             } else {
