@@ -157,6 +157,15 @@ fn spanish_lyrics_get_no_mood_and_stay_out_of_recommendations() {
         "La Noche"
     );
 
+    // It cannot seed a `like` either, and the error says why.
+    let out = moodtape(home)
+        .args(["--offline", "recommend", "like", "Luna - La Noche"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lyrics in Spanish"), "{err}");
+
     // New lyrics are tried again (analyses are keyed by the lyrics, so these are new to the store).
     let english = format!("{ENGLISH_CHORUS}\nLa la la, the night is ours");
     import(home, &[("Luna", "La Noche", &english)]);

@@ -549,6 +549,16 @@ impl Session {
             Mode::Near { valence, arousal } => rec::near(cands, *valence, *arousal, limit, w, fb),
             Mode::Like { song } => {
                 let seed = self.resolve(song)?;
+                if let Some(lang) = stored_analysis(&self.store, &model_key(), &seed)?
+                    .filter(|m| !m.is_read())
+                    .and_then(|m| m.language)
+                {
+                    bail!(
+                        "{} has lyrics in {}, a language the model does not read, so it has no mood; pick another song",
+                        seed.display_name(),
+                        crate::emotion::language::name(&lang)
+                    );
+                }
                 ensure!(
                     cands.iter().any(|c| c.song.id == seed.id),
                     "{} has no mood analysis (it needs lyrics); pick another song",

@@ -87,7 +87,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .as_deref()
                 .map_or_else(|| "another language".into(), language::name)
         )),
-        Some(_) => None,
+        // A mixed song: only its English chunks were read (the others have no shading).
+        Some(m) => m.language.as_deref().filter(|l| *l != "en").map(|l| {
+            format!(
+                "read from its English lines only; the rest is in {}",
+                language::name(l)
+            )
+        }),
     };
     if let Some(why) = why_unread {
         lines.push(Line::from(Span::styled(
