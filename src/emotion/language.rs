@@ -7,7 +7,7 @@
 //! English, so a short English lyric is never skipped.
 
 /// Part of the model key: a change to the rule below makes `analyze` read every song again.
-pub const RULE_VERSION: &str = "lang1";
+pub const RULE_VERSION: &str = "lang2";
 
 /// Letters a text needs before its detected language is trusted.
 pub const MIN_LETTERS: usize = 40;
@@ -58,12 +58,22 @@ impl Verdict {
     }
 }
 
-/// Judges a song by its chunks. Each chunk is in the language detected in it when that can be trusted; a chunk
-/// too short or unclear to tell takes the language of the whole song (when that can be told) or else counts as
-/// English. The chunks in English are read; see [`MIN_ENGLISH_SHARE`] for when that is too few.
+/// Judges a song by its chunks. A song whose whole text reads as English is read whole: on short, repetitive
+/// chunks the trigram model misfires (on 1,000 real English lyrics, about one chunk in a hundred, such as "I
+/// feel sick in my head" four times, came out as Welsh or Afrikaans), and reading a verse in another language of
+/// a mostly English song costs less than dropping English ones. Otherwise each chunk is in the language detected
+/// in it when that can be trusted; a chunk too short or unclear to tell takes the language of the whole song
+/// (when that can be told) or else counts as English. The chunks in English are read; see [`MIN_ENGLISH_SHARE`]
+/// for when that is too few.
 pub fn judge(chunks: &[&str]) -> Verdict {
     let whole = trusted(&chunks.join("\n"));
-    let langs: Vec<Option<whatlang::Lang>> = chunks.iter().map(|c| trusted(c).or(whole)).collect();
+    let langs: Vec<Option<whatlang::Lang>> = chunks
+        .iter()
+        .map(|c| match whole {
+            Some(whatlang::Lang::Eng) => whole,
+            _ => trusted(c).or(whole),
+        })
+        .collect();
     let sizes: Vec<usize> = chunks.iter().map(|c| letters(c)).collect();
     let total: usize = sizes.iter().sum();
     let read: Vec<bool> = langs
@@ -271,6 +281,20 @@ mod tests {
     }
 
     #[test]
+    fn a_song_that_reads_as_english_is_read_whole() {
+        // Alone, this repetitive English chunk comes out as another language; in its song it is read.
+        let chorus = "I feel sick in my head\nI feel sick in my head\nI feel sick in my head\nI feel sick in my head";
+        assert!(
+            detect(chorus).is_some_and(|l| l != "en"),
+            "{:?}",
+            detect(chorus)
+        );
+        let v = judge(&[EN_LONG, chorus, EN_LONG, chorus, EN_LONG]);
+        assert_eq!(v.read, vec![true; 5], "{v:?}");
+        assert_eq!(v.english_share, 1.0);
+    }
+
+    #[test]
     fn a_short_chunk_takes_the_language_of_its_song() {
         // "Te quiero" alone cannot be told, but it is sung in a Spanish song.
         let v = judge(&[ES_LONG, "Te quiero, te quiero", ES_LONG]);
@@ -280,11 +304,18 @@ mod tests {
 
     #[test]
     fn mixed_songs_read_their_english_part_when_it_is_large_enough() {
+        // Mostly English with a verse in Spanish: the verse is left out.
+        let v = judge(&[EN_LONG, ES_LONG, EN_LONG, EN_LONG]);
+        assert_eq!(v.read, vec![true, false, true, true], "{v:?}");
+        assert_eq!(v.language.as_deref(), Some("en"));
+        assert!(!v.skip());
+
         // Spanish verses with an English chorus sung twice: the chorus is read, the verses are not.
-        let v = judge(&[ES_LONG, EN_LONG, PT_LONG, EN_LONG]);
-        assert_eq!(v.read, vec![false, true, false, true]);
+        let v = judge(&[ES_LONG, EN_LONG, ES_LONG, EN_LONG, ES_LONG]);
+        assert_eq!(v.read, vec![false, true, false, true, false], "{v:?}");
         assert!(!v.skip(), "{v:?}");
-        assert!((0.4..0.6).contains(&v.english_share), "{v:?}");
+        assert!((0.34..0.5).contains(&v.english_share), "{v:?}");
+        assert_eq!(v.language.as_deref(), Some("es"));
 
         // One English chunk among four in Spanish is too little to read the song by.
         let v = judge(&[ES_LONG, ES_LONG, EN_LONG, ES_LONG, ES_LONG]);
