@@ -1586,4 +1586,22 @@ fn unsure_readings_are_dim_and_songs_in_other_languages_are_marked() {
         lyrics.contains("not analyzed: lyrics in Spanish"),
         "{lyrics}"
     );
+
+    // A mixed song read from its English part says so.
+    let record = LyricsRecord::new(
+        "La noche es larga y tú no estás aquí\nLloro sola pensando en ti\n\nHold me close and don't let go",
+        moodtape::records::LyricsOrigin::Manual,
+    );
+    let mut mixed = song_mood(spanish, &record, Quadrant::Q3);
+    mixed.language = Some("es".into());
+    app.update(Action::Reply(Reply::Detail {
+        id: app.songs[spanish].id.clone(),
+        lyrics: Some(record),
+        mood: Some(mixed),
+    }));
+    let lyrics = text(&draw_pane(&app, 80, 8, moodtape::tui::view::lyrics::draw));
+    assert!(
+        lyrics.contains("read from its English lines only; the rest is in Spanish"),
+        "{lyrics}"
+    );
 }
