@@ -66,6 +66,9 @@ fn cand(artist: &str, title: &str, v: f32, a: f32) -> Candidate {
             embedding: embedding_for(Quadrant::of(v, a), twist),
             chunks: Vec::new(),
             analyzed_at: 0,
+            confidence: 0.0,
+            language: None,
+            mood_skipped: None,
         },
     }
 }
@@ -443,6 +446,9 @@ fn only_analyzed_songs_are_candidates_and_feedback_is_kept() {
         embedding: embedding_for(Quadrant::Q3, 0.0),
         chunks: Vec::new(),
         analyzed_at: 0,
+        confidence: 0.0,
+        language: None,
+        mood_skipped: None,
     };
     store
         .moods

@@ -489,7 +489,8 @@ fn the_cli_and_the_tui_get_the_same_playlist() {
         .session()
         .unwrap()
         .mood_summaries(&songs.iter().map(|s| s.id.clone()).collect::<Vec<_>>())
-        .unwrap();
+        .unwrap()
+        .0;
     app.update(Action::Reply(Reply::Moods(moods)));
     app.update(Action::MapClick {
         valence: 0.3,

@@ -1500,3 +1500,108 @@ fn snapshot_welcome_and_folder_prompt() {
         snap("welcome_scanning", &app, w, h);
     }
 }
+
+// ---- confidence and language ----
+
+/// Two songs the fixture analyzed, near the top of the library as it is listed but not the selected first row
+/// (whose style is the selection's).
+fn two_listed_analyzed(app: &App) -> (usize, usize) {
+    let listed: Vec<usize> = app
+        .library
+        .rows
+        .iter()
+        .map(|r| *r as usize)
+        .skip(1)
+        .filter(|i| app.moods[*i].is_some())
+        .take(2)
+        .collect();
+    (listed[0], listed[1])
+}
+
+#[test]
+fn unsure_readings_are_dim_and_songs_in_other_languages_are_marked() {
+    let mut app = demo_app();
+    let before_map = draw_pane(&app, 60, 16, moodtape::tui::view::map::draw);
+    let (unsure, spanish) = two_listed_analyzed(&app);
+    let mut low = app.moods[unsure].unwrap();
+    low.confidence = 0.1;
+    let unsure_id = app.songs[unsure].id.clone();
+    let spanish_id = app.songs[spanish].id.clone();
+    app.update(Action::Reply(Reply::Moods(vec![(unsure_id, low)])));
+    app.update(Action::Reply(Reply::Skipped(vec![(
+        spanish_id.clone(),
+        "es".into(),
+    )])));
+    assert!(app.moods[spanish].is_none(), "a skipped song has no mood");
+
+    let library = draw_pane(&app, 60, 16, moodtape::tui::view::library::draw);
+    insta::assert_snapshot!("pane_library_unsure_and_language_60x16", text(&library));
+    let screen = text(&library);
+    assert!(screen.contains("Spanish lyr"), "{screen}");
+    // The unsure song's hollow marker is drawn dim, not in its quadrant's colour.
+    let theme = theme();
+    let buf = library.backend().buffer();
+    let hollow: Vec<_> = buf
+        .content()
+        .iter()
+        .filter(|c| ["△", "◇", "▽", "○"].contains(&c.symbol()))
+        .collect();
+    assert_eq!(hollow.len(), 1, "{screen}");
+    assert_eq!(hollow[0].fg, theme.dim);
+
+    // On the map, the unsure song's dot turns dim and the skipped song's goes away.
+    let after_map = draw_pane(&app, 60, 16, moodtape::tui::view::map::draw);
+    let changed: Vec<_> = before_map
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .zip(after_map.backend().buffer().content())
+        .filter(|(a, b)| a != b)
+        .map(|(_, b)| b)
+        .collect();
+    assert!(!changed.is_empty());
+    assert!(
+        changed
+            .iter()
+            .any(|c| c.fg == theme.dim && c.symbol() != " "),
+        "{changed:?}"
+    );
+
+    // The lyrics pane says why the song has no mood.
+    assert!(app.library.select_song(spanish));
+    app.update(Action::FocusLyrics);
+    app.take_effects();
+    let skip = moodtape::records::SongMood::skipped_for_language("k", "h", "es".into(), 0);
+    app.update(Action::Reply(Reply::Detail {
+        id: spanish_id,
+        lyrics: Some(LyricsRecord::new(
+            "La noche es larga y tú no estás aquí\nLloro sola pensando en ti",
+            moodtape::records::LyricsOrigin::Manual,
+        )),
+        mood: Some(skip),
+    }));
+    let lyrics = text(&draw_pane(&app, 80, 8, moodtape::tui::view::lyrics::draw));
+    assert!(
+        lyrics.contains("not analyzed: lyrics in Spanish"),
+        "{lyrics}"
+    );
+
+    // A mixed song read from its English part says so.
+    let record = LyricsRecord::new(
+        "La noche es larga y tú no estás aquí\nLloro sola pensando en ti\n\nHold me close and don't let go",
+        moodtape::records::LyricsOrigin::Manual,
+    );
+    let mut mixed = song_mood(spanish, &record, Quadrant::Q3);
+    mixed.language = Some("es".into());
+    app.update(Action::Reply(Reply::Detail {
+        id: app.songs[spanish].id.clone(),
+        lyrics: Some(record),
+        mood: Some(mixed),
+    }));
+    let lyrics = text(&draw_pane(&app, 80, 8, moodtape::tui::view::lyrics::draw));
+    assert!(
+        lyrics.contains("read from its English lines only; the rest is in Spanish"),
+        "{lyrics}"
+    );
+}

@@ -178,6 +178,12 @@ pub fn run_analyze(core: &Core, args: AnalyzeArgs) -> anyhow::Result<i32> {
             summary.already,
             summary.no_lyrics
         );
+        if summary.skipped_language > 0 {
+            outln!(
+                "{} with lyrics in a language the model does not read (no mood made up; `moodtape library` marks them)",
+                summary.skipped_language
+            );
+        }
     }
     Ok(0)
 }

@@ -21,6 +21,18 @@ pub struct TrainArgs {
     /// The EmoBank folder (emobank.csv)
     #[arg(long, value_name = "DIR")]
     pub emobank: Option<PathBuf>,
+    /// The MusicMood folder (train_lyrics_1000.csv): song valence is trained on its train split
+    #[arg(long, value_name = "DIR")]
+    pub musicmood: Option<PathBuf>,
+    /// Train without MusicMood
+    #[arg(long, conflicts_with = "musicmood")]
+    pub no_musicmood: bool,
+    /// A short moods file like data/moods/short_moods.tsv (default: the one compiled in)
+    #[arg(long, value_name = "FILE")]
+    pub moods: Option<PathBuf>,
+    /// Train without the short moods
+    #[arg(long, conflicts_with = "moods")]
+    pub no_moods: bool,
     /// Output prefix: writes PREFIX.safetensors and PREFIX.json
     #[arg(long, default_value = "models/heads")]
     pub out: PathBuf,
@@ -28,23 +40,59 @@ pub struct TrainArgs {
     pub epochs: usize,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Train on at most N examples of each dataset (a quick check of the pipeline)
+    /// The first encoder layer to fine-tune (0-5): it and the layers above it are trained; 6 trains the heads alone
+    #[arg(long)]
+    pub tune_from: Option<usize>,
+    /// Learning rate of the fine-tuned encoder layers
+    #[arg(long)]
+    pub lr_layer: Option<f64>,
+    /// Learning rate of the heads
+    #[arg(long)]
+    pub lr_heads: Option<f64>,
+    /// Loss weight of the short moods, and how many times an epoch they are seen
+    #[arg(long)]
+    pub moods_weight: Option<f32>,
+    #[arg(long)]
+    pub moods_repeat: Option<usize>,
+    /// GoEmotions examples per epoch (default: all; later epochs go on where the last one stopped)
+    #[arg(long)]
+    pub go_per_epoch: Option<usize>,
+    /// Loss weight of valence/arousal on GoEmotions texts, placed at their labels' points (0: off)
+    #[arg(long)]
+    pub go_va_weight: Option<f32>,
+    /// Loss weight of the MusicMood songs
+    #[arg(long)]
+    pub songs_weight: Option<f32>,
+    /// Train on at most N examples of each dataset split (a quick check of the pipeline)
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Skip scoring the written heads on every split at the end (the card then has dev scores only)
+    #[arg(long)]
+    pub no_final_scores: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EvalSet {
+    /// GoEmotions: macro-F1 over the 28 labels and the Ekman groups
     Goemotions,
+    /// EmoBank: Pearson r of valence and arousal
     Emobank,
+    /// MusicMood song lyrics (happy/sad), read as `analyze` reads songs: accuracy and ROC AUC of valence
+    Musicmood,
+    /// moodtape's short moods, read as `mood` reads text: quadrant accuracy and Pearson r
+    Moods,
+    /// The demo library: songs read in the quadrant they were written for
+    Demo,
 }
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     pub dataset: EvalSet,
-    #[arg(long, default_value = "test")]
-    pub split: String,
-    /// The dataset folder (default: ../shared/datasets/<name>, or $MOODTAPE_DATASETS/<name>)
+    /// train, dev or test (default: test; dev for musicmood, whose test set is kept elsewhere)
+    #[arg(long)]
+    pub split: Option<String>,
+    /// The dataset folder (default: ../shared/datasets/<name>, or $MOODTAPE_DATASETS/<name>); for moods, a TSV
+    /// file like data/moods/short_moods.tsv (default: the one compiled in)
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     #[arg(long)]
@@ -99,37 +147,69 @@ fn load_engine(ctx: &Context) -> anyhow::Result<Engine> {
 pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
     let go = dataset_dir(args.goemotions.as_deref(), "goemotions")?;
     let eb = dataset_dir(args.emobank.as_deref(), "emobank")?;
+    let mm = if args.no_musicmood {
+        None
+    } else {
+        Some(dataset_dir(args.musicmood.as_deref(), "musicmood")?)
+    };
     let opts = ctx.engine_options(true);
     let files = fetch(&opts.fetch)?;
-    let mut topts = TrainOptions::new(go, eb, args.out.clone(), ctx.paths.cache_dir.join("train"));
+    let mut topts = TrainOptions::new(
+        go,
+        eb,
+        mm,
+        args.out.clone(),
+        ctx.paths.cache_dir.join("train"),
+    );
     topts.epochs = args.epochs.max(1);
     topts.seed = args.seed;
     topts.limit = args.limit;
+    topts.final_scores = !args.no_final_scores;
+    topts.moods_file = args.moods.clone();
+    topts.use_moods = !args.no_moods;
+    topts.tune_from = args.tune_from.unwrap_or(topts.tune_from);
+    topts.lr_layer = args.lr_layer.unwrap_or(topts.lr_layer);
+    topts.lr_heads = args.lr_heads.unwrap_or(topts.lr_heads);
+    topts.moods_weight = args.moods_weight.unwrap_or(topts.moods_weight);
+    topts.moods_repeat = args.moods_repeat.unwrap_or(topts.moods_repeat);
+    topts.songs_weight = args.songs_weight.unwrap_or(topts.songs_weight);
+    topts.go_per_epoch = args.go_per_epoch;
+    topts.go_va_weight = args.go_va_weight.unwrap_or(topts.go_va_weight);
     let report = train(&files, &topts, &mut |line| errln!("train: {line}"))?;
     outln!(
-        "wrote {} and {} in {:.0} s\n  dev:  macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4}\n  test: macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4}",
+        "wrote {} and {} in {:.0} s\n  dev:  {}\n  test: {}\n  demo: {} of {} songs in their intended quadrant",
         report.safetensors,
         report.card,
         report.seconds,
-        report.dev.macro_f1,
-        report.dev.ekman_macro_f1,
-        report.dev.pearson_valence,
-        report.dev.pearson_arousal,
-        report.test.macro_f1,
-        report.test.ekman_macro_f1,
-        report.test.pearson_valence,
-        report.test.pearson_arousal
+        report.dev.line(),
+        report.test.line(),
+        report.demo.0,
+        report.demo.1
     );
     outln!("rebuild moodtape to ship the new heads (they are compiled in)");
     Ok(0)
 }
 
 pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
+    let split = args.split.clone().unwrap_or_else(|| {
+        match args.dataset {
+            EvalSet::Musicmood => "dev",
+            _ => "test",
+        }
+        .to_string()
+    });
+    // Datasets are found before the model loads, so a wrong path fails at once.
+    let dir = match args.dataset {
+        EvalSet::Goemotions => Some(dataset_dir(args.data.as_deref(), "goemotions")?),
+        EvalSet::Emobank => Some(dataset_dir(args.data.as_deref(), "emobank")?),
+        EvalSet::Musicmood => Some(dataset_dir(args.data.as_deref(), "musicmood")?),
+        EvalSet::Moods | EvalSet::Demo => None,
+    };
+    let dir = dir.unwrap_or_default();
     let engine = load_engine(ctx)?;
     match args.dataset {
         EvalSet::Goemotions => {
-            let dir = dataset_dir(args.data.as_deref(), "goemotions")?;
-            let out = eval::goemotions(&engine, &card()?, &dir, &args.split)?;
+            let out = eval::goemotions(&engine, &card()?, &dir, &split)?;
             if args.json {
                 print_json(&out)?;
             } else {
@@ -142,14 +222,65 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
             }
         }
         EvalSet::Emobank => {
-            let dir = dataset_dir(args.data.as_deref(), "emobank")?;
-            let out = eval::emobank(&engine, &dir, &args.split)?;
+            let out = eval::emobank(&engine, &dir, &split)?;
             if args.json {
                 print_json(&out)?;
             } else {
                 outln!("EmoBank {} ({} texts)", out.split, out.examples);
                 outln!("  Pearson r valence {:.4}", out.pearson_valence);
                 outln!("  Pearson r arousal {:.4}", out.pearson_arousal);
+            }
+        }
+        EvalSet::Musicmood => {
+            let out = eval::musicmood(&engine, &dir, &split)?;
+            if args.json {
+                print_json(&out)?;
+            } else {
+                outln!("MusicMood {} ({} songs)", out.split, out.examples);
+                outln!("  accuracy (happy when valence > 0) {:.4}", out.accuracy);
+                outln!("  ROC AUC of valence                {:.4}", out.roc_auc);
+                outln!(
+                    "  accuracy, most / least confident half {:.4} / {:.4}",
+                    out.accuracy_confident_half,
+                    out.accuracy_other_half
+                );
+                if out.skipped_language > 0 {
+                    outln!(
+                        "  {} songs left unread for their language (counted as valence 0)",
+                        out.skipped_language
+                    );
+                }
+            }
+        }
+        EvalSet::Moods => {
+            let out = eval::moods(&engine, args.data.as_deref(), &split)?;
+            if args.json {
+                print_json(&out)?;
+            } else {
+                outln!("short moods {} ({} texts)", out.split, out.examples);
+                outln!("  quadrant accuracy {:.4}", out.quadrant_accuracy);
+                outln!("  Pearson r valence {:.4}", out.pearson_valence);
+                outln!("  Pearson r arousal {:.4}", out.pearson_arousal);
+                for (gold, row) in &out.confusion {
+                    let cells: Vec<String> =
+                        row.iter().map(|(q, n)| format!("{q} {n:>3}")).collect();
+                    outln!("    {gold} read as  {}", cells.join("  "));
+                }
+            }
+        }
+        EvalSet::Demo => {
+            let out = eval::demo(&engine, None)?;
+            if args.json {
+                print_json(&out)?;
+            } else {
+                outln!(
+                    "demo library: {} of {} songs in the quadrant they were written for",
+                    out.in_intended_quadrant,
+                    out.examples
+                );
+                for miss in &out.missed {
+                    outln!("    {miss}");
+                }
             }
         }
     }

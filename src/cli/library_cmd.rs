@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use super::view::SongView;
 use super::{absolute, call, print_json};
+use crate::emotion::language;
 use crate::library::import::{ColumnMap, Format};
-use crate::records::format_duration;
+use crate::records::{format_duration, MoodSkip, LOW_CONFIDENCE};
 use crate::server::Core;
 use crate::service::{Answer, Call, ImportRequest, SongInfo};
 
@@ -96,6 +97,12 @@ pub fn run_library(core: &Core, cmd: LibraryCommand) -> anyhow::Result<i32> {
                 for (q, n) in &stats.by_quadrant {
                     outln!("  {q}          {n}");
                 }
+                if stats.skipped_language > 0 {
+                    outln!(
+                        "not analyzed  {} (lyrics in a language the model does not read)",
+                        stats.skipped_language
+                    );
+                }
             }
         }
     }
@@ -118,7 +125,7 @@ fn print_songs(songs: &[SongInfo], json: bool) -> anyhow::Result<()> {
         let list = SongList {
             songs: songs
                 .iter()
-                .map(|s| SongView::new(&s.song, s.reading.as_ref()))
+                .map(|s| SongView::new(&s.song, s.reading.as_ref(), &s.note))
                 .collect(),
         };
         return print_json(&list);
@@ -126,16 +133,30 @@ fn print_songs(songs: &[SongInfo], json: bool) -> anyhow::Result<()> {
     if songs.is_empty() {
         errln!("no songs");
     }
-    for SongInfo { song, reading } in songs {
+    for SongInfo {
+        song,
+        reading,
+        note,
+    } in songs
+    {
         let mood = match reading {
             Some(r) => format!(
-                "{} {}",
+                "{} {}{}",
                 r.quadrant(),
-                r.top_emotion().map(|l| l.label).unwrap_or_default()
+                r.top_emotion().map(|l| l.label).unwrap_or_default(),
+                match note.confidence {
+                    Some(c) if c < LOW_CONFIDENCE => " (unsure)",
+                    _ => "",
+                }
             ),
             None if song.instrumental => "instrumental".to_string(),
             None if !song.has_lyrics() => "no lyrics".to_string(),
-            None => "not analyzed".to_string(),
+            None => match (note.mood_skipped, &note.language) {
+                (Some(MoodSkip::Language), Some(lang)) => {
+                    format!("not analyzed: lyrics in {}", language::name(lang))
+                }
+                _ => "not analyzed".to_string(),
+            },
         };
         outln!(
             "{}  {:>6}  {} - {}  [{}]",

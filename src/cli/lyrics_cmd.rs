@@ -4,6 +4,7 @@ use anyhow::bail;
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::view::round3;
 use super::{call, print_json};
 use crate::lyrics::fetch::{FetchFailure, FetchSummary};
 use crate::lyrics::lrc;
@@ -152,17 +153,25 @@ struct ShowJson {
     truncated: bool,
     text: String,
     synced: Option<String>,
+    /// Whether the current model read a mood from these lyrics; see `SongView` for the fields below.
+    analyzed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mood_skipped: Option<&'static str>,
 }
 
 fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Result<i32> {
-    let (song, record) = match call(
+    let (song, record, note) = match call(
         core,
         Call::Lyrics {
             query: query.to_string(),
         },
         true,
     )? {
-        Answer::Lyrics { song, record } => (song, record),
+        Answer::Lyrics { song, record, note } => (song, record, note),
         other => return Err(other.unexpected("lyrics show").into()),
     };
     if json {
@@ -181,6 +190,16 @@ fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Resul
                 .as_ref()
                 .and_then(|r| r.synced.as_deref())
                 .map(|s| clean_lyrics(s).0),
+            analyzed: note.as_ref().is_some_and(|n| n.mood_skipped.is_none()),
+            confidence: note.as_ref().and_then(|n| n.confidence).map(round3),
+            language: note
+                .as_ref()
+                .and_then(|n| n.language.as_deref())
+                .map(clean_line),
+            mood_skipped: note
+                .as_ref()
+                .and_then(|n| n.mood_skipped)
+                .map(|s| s.as_str()),
         };
         print_json(&view)?;
         return Ok(0);
@@ -207,6 +226,16 @@ fn run_show(core: &Core, query: &str, synced: bool, json: bool) -> anyhow::Resul
         clean_line(&song.display_name()),
         record.origin.as_str()
     );
+    if let Some(lang) = note
+        .as_ref()
+        .filter(|n| n.mood_skipped.is_some())
+        .and_then(|n| n.language.as_deref())
+    {
+        errln!(
+            "not analyzed: lyrics in {}, a language the model does not read",
+            crate::emotion::language::name(lang)
+        );
+    }
     if record.instrumental {
         outln!("(instrumental)");
         return Ok(0);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::view::{round3, SongView};
 use super::{absolute, call, print_json};
 use crate::player;
-use crate::records::{format_duration, Quadrant, Song};
+use crate::records::{format_duration, MoodNote, MoodSkip, Quadrant, Song};
 use crate::server::Core;
 use crate::service::{
     Answer, Call, Context, Delivered, Delivery, Destination, FeedbackEntry, FeedbackFor, Mode,
@@ -110,7 +110,8 @@ pub struct OutputArgs {
     /// Play the playlist with the config's player.command
     #[arg(long)]
     pub play: bool,
-    /// List songs without an analysis after the recommendations
+    /// List songs without a mood after the recommendations (no lyrics, not analyzed yet, or lyrics in a language
+    /// the model does not read); they are never in the playlist itself
     #[arg(long)]
     pub include_unanalyzed: bool,
 }
@@ -283,15 +284,23 @@ fn print_playlist(playlist: &Playlist, json: bool) -> anyhow::Result<()> {
             .entries
             .iter()
             .map(|e| PickView {
-                song: SongView::new(&e.pick.song, Some(&e.reading)),
+                song: SongView::new(&e.pick.song, Some(&e.reading), &e.note),
                 score: Some(round3(e.pick.score)),
                 reason: e.pick.reason.clone(),
             })
             .collect();
-        songs.extend(playlist.unanalyzed.iter().map(|s| PickView {
-            song: SongView::new(s, None),
-            score: None,
-            reason: unanalyzed_reason(s).into(),
+        songs.extend(playlist.unanalyzed.iter().map(|s| {
+            let language = playlist.skipped.get(&s.id);
+            let note = MoodNote {
+                language: language.cloned(),
+                mood_skipped: language.map(|_| MoodSkip::Language),
+                ..MoodNote::default()
+            };
+            PickView {
+                song: SongView::new(s, None, &note),
+                score: None,
+                reason: unanalyzed_reason(s, language),
+            }
         }));
         return print_json(&PickList { songs });
     }
@@ -313,18 +322,27 @@ fn print_playlist(playlist: &Playlist, json: bool) -> anyhow::Result<()> {
         );
     }
     for s in &playlist.unanalyzed {
-        outln!("    {}  ({})", s.display_name(), unanalyzed_reason(s));
+        outln!(
+            "    {}  ({})",
+            s.display_name(),
+            unanalyzed_reason(s, playlist.skipped.get(&s.id))
+        );
     }
     Ok(())
 }
 
-fn unanalyzed_reason(song: &Song) -> &'static str {
+fn unanalyzed_reason(song: &Song, language: Option<&String>) -> String {
     if song.instrumental {
-        "instrumental, no mood read"
+        "instrumental, no mood read".into()
     } else if !song.has_lyrics() {
-        "no lyrics yet, no mood read"
+        "no lyrics yet, no mood read".into()
+    } else if let Some(lang) = language {
+        format!(
+            "lyrics in {}, a language the model does not read: no mood read",
+            crate::emotion::language::name(lang)
+        )
     } else {
-        "not analyzed yet"
+        "not analyzed yet".into()
     }
 }
 
@@ -430,7 +448,7 @@ fn give_feedback(core: &Core, args: FeedbackArgs, liked: bool) -> anyhow::Result
             quadrant: &'static str,
         }
         return print_json(&Given {
-            song: SongView::new(&given.song, None),
+            song: SongView::new(&given.song, None, &MoodNote::default()),
             liked,
             valence: round3(r.valence),
             arousal: round3(r.arousal),

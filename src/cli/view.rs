@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::records::Song;
-use crate::records::{LabelScore, MoodReading, LABELS};
+use crate::records::{LabelScore, MoodNote, MoodReading, LABELS};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SongView {
@@ -28,10 +28,20 @@ pub struct SongView {
     pub quadrant: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emotions: Option<Vec<LabelScore>>,
+    /// How far the reading can be trusted, 0..1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The language of the lyrics (ISO 639-1), when it could be told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Why the song has lyrics but no mood: "language" when they are in one the model does not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mood_skipped: Option<&'static str>,
 }
 
 impl SongView {
-    pub fn new(song: &Song, mood: Option<&MoodReading>) -> SongView {
+    /// The song with its reading (if any) and what is known of its analysis.
+    pub fn new(song: &Song, mood: Option<&MoodReading>, note: &MoodNote) -> SongView {
         SongView {
             id: song.id.to_string(),
             artist: song.artist.clone(),
@@ -58,6 +68,9 @@ impl SongView {
                     })
                     .collect()
             }),
+            confidence: note.confidence.filter(|_| mood.is_some()).map(round3),
+            language: note.language.as_deref().map(crate::sanitize::clean_line),
+            mood_skipped: note.mood_skipped.map(|s| s.as_str()),
         }
     }
 }

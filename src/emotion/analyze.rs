@@ -39,9 +39,15 @@ pub enum Which {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalyzeSummary {
+    /// Songs given a mood in this run.
     pub analyzed: usize,
+    /// Songs whose analysis (a mood, or a skip) is up to date.
     pub already: usize,
     pub no_lyrics: usize,
+    /// Songs found in this run to be sung in a language the model does not read: they get no mood, and are not
+    /// tried again until their lyrics or the model change.
+    #[serde(default)]
+    pub skipped_language: usize,
     pub interrupted: bool,
 }
 
@@ -168,7 +174,11 @@ pub fn run_with(
                 mood_key(model_key, &mood.lyrics_hash).as_bytes(),
                 store.moods.encode(&mood)?,
             );
-            summary.analyzed += 1;
+            if mood.is_read() {
+                summary.analyzed += 1;
+            } else {
+                summary.skipped_language += 1;
+            }
             stored.push((song.id.clone(), mood));
         }
         store

@@ -7,6 +7,7 @@ use super::device::{choose_device, DeviceName};
 use super::encoder::Encoder;
 use super::fetch::{fetch, FetchOptions, ModelFiles};
 use super::heads::Heads;
+use super::language;
 use super::EngineError;
 use crate::records::LyricsRecord;
 use crate::records::{ChunkMood, MoodReading, SongMood, TextMood};
@@ -161,13 +162,14 @@ impl Engine {
         records: &[&LyricsRecord],
         model_key: &str,
     ) -> Result<Vec<Option<SongMood>>, EngineError> {
-        // Chunking and tokenizing run on every core, songs split between threads; the encoder then reads each
-        // distinct chunk once (repeated choruses are read once).
-        let per_song = chunk_and_tokenize(self.encoder.tokenizer(), records)?;
+        // Chunking, language and tokenizing run on every core, songs split between threads; only the chunks in
+        // English are read, and songs with too few get a record that says so instead of a mood. The encoder then
+        // reads each distinct chunk once (repeated choruses are read once).
+        let per_song = prepare_songs(self.encoder.tokenizer(), records)?;
         let mut unique: Vec<Vec<u32>> = Vec::new();
         let mut index = std::collections::HashMap::new();
-        for (chunks, ids) in &per_song {
-            for (chunk, ids) in chunks.iter().zip(ids) {
+        for song in &per_song {
+            for (chunk, ids) in song.read.iter().zip(&song.ids) {
                 index.entry(chunk.text.as_str()).or_insert_with(|| {
                     unique.push(ids.clone());
                     unique.len() - 1
@@ -184,36 +186,76 @@ impl Engine {
         let now = crate::records::now_s();
         Ok(records
             .iter()
-            .zip(per_song.iter().map(|(chunks, _)| chunks))
-            .map(|(record, chunks)| {
-                if chunks.is_empty() {
+            .zip(&per_song)
+            .map(|(record, song)| {
+                if !song.has_words {
                     return None;
                 }
-                let parts: Vec<(&super::chunk::Chunk, &TextMood)> = chunks
+                if song.read.is_empty() {
+                    let language = song.verdict.language.clone().unwrap_or_default();
+                    return Some(SongMood::skipped_for_language(
+                        model_key,
+                        &record.hash(),
+                        language,
+                        now,
+                    ));
+                }
+                let parts: Vec<(&Chunk, &TextMood)> = song
+                    .read
                     .iter()
                     .filter_map(|c| index.get(c.text.as_str()).map(|&i| (c, &moods[i])))
                     .collect();
-                Some(aggregate(&parts, model_key, &record.hash(), now))
+                let mut mood = aggregate(&parts, model_key, &record.hash(), now);
+                // What was left unread lowers the trust in what was read.
+                mood.confidence *= song.verdict.english_share;
+                mood.language = song.verdict.language.clone();
+                Some(mood)
             })
             .collect())
     }
 }
 
-/// Each record's chunks and their token ids, records shared out between threads (one per core, at most one per
-/// four records).
-fn chunk_and_tokenize(
+/// A song made ready for the encoder: whether it has words, which language its chunks are in, and the chunks to
+/// read with their token ids.
+struct Prepared {
+    has_words: bool,
+    verdict: language::Verdict,
+    read: Vec<Chunk>,
+    ids: Vec<Vec<u32>>,
+}
+
+/// Each record [`Prepared`], records shared out between threads (one per core, at most one per four records).
+fn prepare_songs(
     tokenizer: &tokenizers::Tokenizer,
     records: &[&LyricsRecord],
-) -> Result<Vec<SongChunks>, EngineError> {
-    let one = |record: &&LyricsRecord| -> Result<SongChunks, EngineError> {
+) -> Result<Vec<Prepared>, EngineError> {
+    let one = |record: &&LyricsRecord| -> Result<Prepared, EngineError> {
         let chunks = song_chunks(tokenizer, record);
         let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+        let verdict = language::judge(&texts);
+        let has_words = !chunks.is_empty();
+        let read: Vec<Chunk> = if !has_words || verdict.skip() {
+            Vec::new()
+        } else {
+            chunks
+                .into_iter()
+                .zip(&verdict.read)
+                .filter(|(_, read)| **read)
+                .map(|(c, _)| c)
+                .collect()
+        };
+        let texts: Vec<&str> = read.iter().map(|c| c.text.as_str()).collect();
         let ids = if texts.is_empty() {
             Vec::new()
         } else {
             super::encoder::tokenize_with(tokenizer, &texts, super::encoder::MAX_TOKENS)?
         };
-        Ok((chunks, ids))
+        Ok(Prepared {
+            has_words,
+            verdict,
+            read,
+            ids,
+        })
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = cores.min(records.len() / 4).max(1);
@@ -221,7 +263,7 @@ fn chunk_and_tokenize(
         return records.iter().map(one).collect();
     }
     let per_thread = records.len().div_ceil(threads);
-    let parts: Vec<Result<Vec<SongChunks>, EngineError>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<Vec<Prepared>, EngineError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = records
             .chunks(per_thread)
             .map(|part| scope.spawn(move || part.iter().map(one).collect()))
@@ -242,9 +284,6 @@ fn chunk_and_tokenize(
     Ok(out)
 }
 
-/// A song's chunks and the token ids of each.
-type SongChunks = (Vec<Chunk>, Vec<Vec<u32>>);
-
 /// The chunks a song's lyrics are read in (none for a record without words).
 pub fn song_chunks(tokenizer: &tokenizers::Tokenizer, record: &LyricsRecord) -> Vec<Chunk> {
     if !record.has_words() {
@@ -260,9 +299,9 @@ pub fn song_chunks(tokenizer: &tokenizers::Tokenizer, record: &LyricsRecord) -> 
 }
 
 /// A song's mood from its chunks: probabilities and valence/arousal averaged with each chunk weighted by its tokens,
-/// the embedding averaged and normalised.
+/// the embedding averaged and normalised, and how far the reading can be trusted ([`song_confidence`]).
 pub fn aggregate(
-    parts: &[(&super::chunk::Chunk, &TextMood)],
+    parts: &[(&Chunk, &TextMood)],
     model_key: &str,
     lyrics_hash: &str,
     now: u64,
@@ -273,7 +312,7 @@ pub fn aggregate(
     let mut embedding = vec![0f32; dim];
     let (mut valence, mut arousal, mut total) = (0f32, 0f32, 0f32);
     for (chunk, mood) in parts {
-        let w = chunk.tokens.max(1) as f32;
+        let w = chunk_weight(chunk);
         total += w;
         for (acc, p) in emotions.iter_mut().zip(&mood.reading.emotions) {
             *acc += w * p;
@@ -293,14 +332,20 @@ pub fn aggregate(
         .sqrt()
         .max(1e-12);
     embedding.iter_mut().for_each(|x| *x /= norm);
+    let reading = MoodReading {
+        emotions,
+        valence: valence / total,
+        arousal: arousal / total,
+    };
+    let weighted: Vec<(f32, &MoodReading)> = parts
+        .iter()
+        .map(|(c, m)| (chunk_weight(c), &m.reading))
+        .collect();
     SongMood {
         model_key: model_key.to_string(),
         lyrics_hash: lyrics_hash.to_string(),
-        reading: MoodReading {
-            emotions,
-            valence: valence / total,
-            arousal: arousal / total,
-        },
+        confidence: song_confidence(&weighted, &reading),
+        reading,
         embedding,
         chunks: parts
             .iter()
@@ -311,5 +356,136 @@ pub fn aggregate(
             })
             .collect(),
         analyzed_at: now,
+        language: None,
+        mood_skipped: None,
+    }
+}
+
+/// A chunk counts in its song by its tokens (training weighs chunks the same way).
+pub fn chunk_weight(chunk: &Chunk) -> f32 {
+    chunk.tokens.max(1) as f32
+}
+
+/// How far apart the chunks of a song may sit (root mean square distance from the song's point on the plane)
+/// before they are taken to disagree completely: the distance from a quadrant's centre to the origin.
+const SPREAD_LIMIT: f32 = 0.7;
+/// A song's point this far from neutral counts as a clear signal.
+const CLEAR_DISTANCE: f32 = 0.35;
+
+/// How far a song's reading can be trusted, 0..1: the agreement of its chunks times the strength of its signal.
+/// Agreement is 1 minus the chunks' weighted root-mean-square distance from the song's point (relative to
+/// [`SPREAD_LIMIT`]): verses that pull to opposite corners of the plane average out to a point none of them is
+/// near. Strength is the mean of two readings of the same thing: the point's distance from neutral (relative to
+/// [`CLEAR_DISTANCE`]) and how strongly the chunks read an emotion (the weighted mean of each chunk's strongest
+/// label other than neutral; chunks may name neighbouring emotions, joy here and excitement there).
+pub fn song_confidence(chunks: &[(f32, &MoodReading)], song: &MoodReading) -> f32 {
+    let total: f32 = chunks.iter().map(|(w, _)| w).sum();
+    if chunks.is_empty() || total <= 0.0 {
+        return 0.0;
+    }
+    let spread = (chunks
+        .iter()
+        .map(|(w, r)| w * ((r.valence - song.valence).powi(2) + (r.arousal - song.arousal).powi(2)))
+        .sum::<f32>()
+        / total)
+        .sqrt();
+    let agreement = 1.0 - (spread / SPREAD_LIMIT).min(1.0);
+    let distance = (song.valence.hypot(song.arousal) / CLEAR_DISTANCE).min(1.0);
+    let peak = chunks
+        .iter()
+        .map(|(w, r)| w * r.top_emotion().map_or(0.0, |l| l.score))
+        .sum::<f32>()
+        / total;
+    let peak = peak.clamp(0.0, 1.0);
+    (agreement * (distance + peak) / 2.0).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::LABELS;
+
+    fn reading(valence: f32, arousal: f32, label: &str, p: f32) -> MoodReading {
+        let mut emotions = vec![0.02; LABELS.len()];
+        if let Some(i) = LABELS.iter().position(|l| *l == label) {
+            emotions[i] = p;
+        }
+        MoodReading {
+            emotions,
+            valence,
+            arousal,
+        }
+    }
+
+    fn song(chunks: &[MoodReading]) -> SongMood {
+        let parts: Vec<(Chunk, TextMood)> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    Chunk {
+                        text: format!("chunk {i}"),
+                        first_line: i * 4,
+                        last_line: i * 4 + 3,
+                        tokens: 40,
+                    },
+                    TextMood {
+                        reading: r.clone(),
+                        embedding: vec![1.0, 0.0],
+                    },
+                )
+            })
+            .collect();
+        let refs: Vec<(&Chunk, &TextMood)> = parts.iter().map(|(c, m)| (c, m)).collect();
+        aggregate(&refs, "key", "hash", 0)
+    }
+
+    #[test]
+    fn consistent_strong_chunks_are_trusted() {
+        let s = song(&[
+            reading(0.7, 0.5, "joy", 0.9),
+            reading(0.65, 0.55, "joy", 0.85),
+            reading(0.75, 0.45, "excitement", 0.8),
+        ]);
+        assert!(s.confidence > 0.8, "{}", s.confidence);
+        assert!((s.reading.valence - 0.7).abs() < 1e-5);
+    }
+
+    #[test]
+    fn contradictory_chunks_are_not() {
+        let s = song(&[
+            reading(0.8, 0.6, "joy", 0.9),
+            reading(-0.8, -0.6, "sadness", 0.9),
+            reading(0.8, 0.6, "joy", 0.9),
+            reading(-0.8, -0.6, "sadness", 0.9),
+        ]);
+        assert!(s.confidence < 0.1, "{}", s.confidence);
+    }
+
+    #[test]
+    fn weak_agreeing_chunks_sit_in_between() {
+        let weak = song(&[
+            reading(0.05, -0.05, "neutral", 0.9),
+            reading(0.06, -0.04, "neutral", 0.9),
+        ]);
+        let strong = song(&[
+            reading(-0.6, 0.5, "anger", 0.8),
+            reading(-0.55, 0.6, "annoyance", 0.7),
+        ]);
+        let mixed = song(&[
+            reading(-0.6, 0.5, "anger", 0.8),
+            reading(0.1, -0.3, "caring", 0.4),
+        ]);
+        assert!(weak.confidence < 0.3, "{}", weak.confidence);
+        assert!(
+            strong.confidence > mixed.confidence,
+            "{} {}",
+            strong.confidence,
+            mixed.confidence
+        );
+        assert!(mixed.confidence > weak.confidence.min(0.3) - 0.3);
+        for s in [&weak, &strong, &mixed] {
+            assert!((0.0..=1.0).contains(&s.confidence));
+        }
     }
 }

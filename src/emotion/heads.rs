@@ -46,9 +46,20 @@ pub struct Card {
     pub va_hidden: usize,
     /// Encoder layers fine-tuned (their weights are in the heads file).
     pub tuned_layers: Vec<usize>,
-    pub data: Vec<String>,
+    /// The datasets used (see [`DataUse`]; older cards have a line of text each).
+    pub data: Vec<serde_json::Value>,
     pub training: serde_json::Value,
     pub metrics: serde_json::Value,
+}
+
+/// A dataset the heads were trained or chosen on, as the card records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataUse {
+    pub name: String,
+    pub license: String,
+    /// Examples in the train, dev and test splits used (0: none).
+    pub train_dev_test: [usize; 3],
+    pub used_for: String,
 }
 
 /// A short hash of the shipped heads: part of every analysis key, so new heads never serve stale moods.
@@ -110,13 +121,7 @@ impl Heads {
             thresholds: card.thresholds.clone(),
             ekman_thresholds: card.ekman_thresholds.clone(),
             va_scale: card.va_scale,
-            va_prior_weight: std::env::var("MOODTAPE_VA_PRIOR")
-                .ok()
-                .and_then(|v| {
-                    let (a, b) = v.split_once(',')?;
-                    Some([a.parse().ok()?, b.parse().ok()?])
-                })
-                .unwrap_or(card.va_prior_weight),
+            va_prior_weight: card.va_prior_weight,
             va_neutral: card.va_neutral,
         })
     }
@@ -127,12 +132,24 @@ impl Heads {
         dim: usize,
     ) -> Result<(Heads, Card, HashMap<String, Tensor>), EngineError> {
         let card = card()?;
+        let (heads, overlay) = Heads::from_bytes(HEADS_SAFETENSORS, &card, device, dim)?;
+        Ok((heads, card, overlay))
+    }
+
+    /// Heads from the bytes of a heads file and its card (`moodtape train` scores what it wrote this way), plus
+    /// the encoder tensors they replace.
+    pub fn from_bytes(
+        safetensors: &[u8],
+        card: &Card,
+        device: &Device,
+        dim: usize,
+    ) -> Result<(Heads, HashMap<String, Tensor>), EngineError> {
         if card.labels.len() != LABELS.len() || card.thresholds.len() != LABELS.len() {
             return Err(EngineError::Load(
-                "models/heads.json does not list the 28 GoEmotions labels".into(),
+                "the heads' card does not list the 28 GoEmotions labels".into(),
             ));
         }
-        let tensors = candle_core::safetensors::load_buffer(HEADS_SAFETENSORS, device)?;
+        let tensors = candle_core::safetensors::load_buffer(safetensors, device)?;
         let mut overlay = HashMap::new();
         let mut own = HashMap::new();
         for (name, t) in tensors {
@@ -142,8 +159,8 @@ impl Heads {
             };
         }
         let vb = VarBuilder::from_tensors(own, DType::F32, device);
-        let heads = Heads::new(vb, &card, dim)?;
-        Ok((heads, card, overlay))
+        let heads = Heads::new(vb, card, dim)?;
+        Ok((heads, overlay))
     }
 
     /// Emotion logits (batch, 28) and raw valence/arousal (batch, 2) for embeddings (batch, dim).
@@ -157,22 +174,48 @@ impl Heads {
     pub fn read(&self, emb: &Tensor) -> candle_core::Result<Vec<(Vec<f32>, f32, f32)>> {
         let (logits, va) = self.forward(emb)?;
         let probs = candle_nn::ops::sigmoid(&logits)?.to_vec2::<f32>()?;
-        let va = (va * f64::from(self.va_scale))?
-            .clamp(-1f32, 1f32)?
-            .to_vec2::<f32>()?;
+        let va = (va * f64::from(self.va_scale))?.to_vec2::<f32>()?;
+        let calibration = VaCalibration {
+            neutral: self.va_neutral,
+            prior_weight: self.va_prior_weight,
+        };
         Ok(probs
             .into_iter()
             .zip(va)
             .map(|(p, v)| {
-                let mut valence = v.first().copied().unwrap_or(0.0) - self.va_neutral[0];
-                let mut arousal = v.get(1).copied().unwrap_or(0.0) - self.va_neutral[1];
-                if let Some((pv, pa)) = super::emotion_point(&p, &self.thresholds) {
-                    let [wv, wa] = self.va_prior_weight;
-                    valence = (1.0 - wv) * valence + wv * pv;
-                    arousal = (1.0 - wa) * arousal + wa * pa;
-                }
-                (p, valence.clamp(-1.0, 1.0), arousal.clamp(-1.0, 1.0))
+                let raw = [
+                    v.first().copied().unwrap_or(0.0),
+                    v.get(1).copied().unwrap_or(0.0),
+                ];
+                let [valence, arousal] = calibration.apply(raw, &p, &self.thresholds);
+                (p, valence, arousal)
             })
             .collect())
+    }
+}
+
+/// What happens to the valence/arousal head's output (already multiplied by the card's `va_scale`) before it is
+/// a reading; `moodtape train` chooses it on dev splits through this same code.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct VaCalibration {
+    /// Subtracted first (see [`Card::va_neutral`]).
+    pub neutral: [f32; 2],
+    /// How far each axis then moves towards the point of the emotions read (see [`Card::va_prior_weight`]).
+    pub prior_weight: [f32; 2],
+}
+
+impl VaCalibration {
+    /// A reading's valence and arousal in -1..1 from the head's output `raw` and the emotion probabilities.
+    pub fn apply(&self, raw: [f32; 2], probs: &[f32], thresholds: &[f32]) -> [f32; 2] {
+        let mut valence = raw[0] - self.neutral[0];
+        let mut arousal = raw[1] - self.neutral[1];
+        if self.prior_weight != [0.0, 0.0] {
+            if let Some((pv, pa)) = super::emotion_point(probs, thresholds) {
+                let [wv, wa] = self.prior_weight;
+                valence = (1.0 - wv) * valence + wv * pv;
+                arousal = (1.0 - wa) * arousal + wa * pa;
+            }
+        }
+        [valence.clamp(-1.0, 1.0), arousal.clamp(-1.0, 1.0)]
     }
 }

@@ -8,6 +8,7 @@ pub mod encoder;
 pub mod engine;
 pub mod fetch;
 pub mod heads;
+pub mod language;
 
 pub use engine::{Engine, EngineOptions};
 
@@ -69,18 +70,34 @@ pub fn precision() -> Precision {
     }
 }
 
-/// Identifies the encoder, heads and precision that produced an analysis; a new model, new heads or another
-/// precision never serve stale moods. f32 keys carry no precision, so analyses stored before it existed stay.
+/// Identifies the encoder, heads, language rule and precision that produced an analysis; a new model, new heads,
+/// a new rule for which lyrics are read or another precision never serve stale moods. f32 keys carry no
+/// precision.
 pub fn model_key() -> String {
-    let base = format!("minilm-{}+heads-{}", &ENCODER_SHA256[..12], heads_version());
+    let base = format!(
+        "minilm-{}+heads-{}+{}",
+        &ENCODER_SHA256[..12],
+        heads_version(),
+        language::RULE_VERSION
+    );
     match precision() {
         Precision::F32 => base,
         Precision::Fast => format!("{base}+fast"),
     }
 }
 
-/// The current analysis of `song`, if its lyrics have been analyzed by the model named by `model_key`.
+/// The current mood of `song`, if its lyrics have been read by the model named by `model_key` (a song skipped for
+/// its language has none).
 pub fn stored_mood(
+    store: &crate::store::Store,
+    model_key: &str,
+    song: &crate::records::Song,
+) -> crate::store::Result<Option<SongMood>> {
+    Ok(stored_analysis(store, model_key, song)?.filter(SongMood::is_read))
+}
+
+/// The current analysis of `song`: its mood, or the record that it was skipped and why.
+pub fn stored_analysis(
     store: &crate::store::Store,
     model_key: &str,
     song: &crate::records::Song,

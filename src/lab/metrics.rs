@@ -1,4 +1,4 @@
-//! Evaluation metrics: F1 per label and macro-F1, threshold choice, and Pearson correlation.
+//! Evaluation metrics: F1 per label and macro-F1, threshold choice, Pearson correlation and ROC AUC.
 
 /// F1 from counts; 0 when there is nothing to score.
 pub fn f1(tp: usize, fp: usize, fn_: usize) -> f64 {
@@ -60,9 +60,57 @@ pub fn pearson(x: &[f32], y: &[f32]) -> f64 {
     }
 }
 
+/// Area under the ROC curve: the chance that a random positive scores above a random negative (ties count half).
+/// 0.5 when either class is missing.
+pub fn roc_auc(scores: &[f32], gold: &[bool]) -> f64 {
+    let n = scores.len().min(gold.len());
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Mann-Whitney U from average ranks, so tied scores share their rank.
+    let mut rank = vec![0f64; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            rank[k] = avg;
+        }
+        i = j + 1;
+    }
+    let pos = gold[..n].iter().filter(|&&g| g).count();
+    let neg = n - pos;
+    if pos == 0 || neg == 0 {
+        return 0.5;
+    }
+    let rank_sum: f64 = (0..n).filter(|&k| gold[k]).map(|k| rank[k]).sum();
+    let u = rank_sum - (pos * (pos + 1)) as f64 / 2.0;
+    u / (pos * neg) as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roc_auc_counts_ordered_pairs() {
+        assert_eq!(
+            roc_auc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]),
+            1.0
+        );
+        assert_eq!(
+            roc_auc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]),
+            0.0
+        );
+        // One of four pairs misordered, one tied: (2 + 0.5) / 4.
+        assert_eq!(
+            roc_auc(&[0.1, 0.5, 0.5, 0.3], &[false, false, true, true]),
+            0.625
+        );
+        assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), 0.5);
+    }
 
     #[test]
     fn f1_and_thresholds() {

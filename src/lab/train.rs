@@ -1,10 +1,20 @@
-//! `moodtape train`: trains moodtape's emotion heads with candle-nn and fine-tunes the encoder's top layer.
+//! `moodtape train`: trains moodtape's emotion heads with candle-nn and fine-tunes the encoder's top layers.
 //!
-//! The lower encoder layers stay frozen, so their outputs are computed once and cached on disk; a second run
-//! starts training at once. On top of them the top layer (initialised from the encoder) and two MLP heads are
-//! trained together: a 28-label emotion head (multi-label, class-balanced binary cross-entropy) on GoEmotions and
-//! a valence/arousal head (mean squared error) on EmoBank. Per-label thresholds (and Ekman group thresholds) are
-//! chosen on the dev splits. Everything is seeded, so a run is reproducible on the same machine.
+//! The encoder's lower layers stay frozen, so their outputs are computed once and cached on disk; a second run
+//! starts training at once. On top of them the upper layers (from [`TrainOptions::tune_from`], initialised from the
+//! encoder) and two MLP heads are trained together, batch by batch over four tasks:
+//! - GoEmotions: the 28-label emotion head (multi-label, class-balanced binary cross-entropy);
+//! - EmoBank: the valence/arousal head (mean squared error);
+//! - moodtape's short moods: the same head on one-to-four-word moods (mean squared error, weighted up and seen
+//!   several times an epoch, since the set is small and what people type looks like nothing else);
+//! - MusicMood: whole songs cut into chunks exactly as `analyze` cuts them; the song's valence is the
+//!   token-weighted mean of its chunks' valence, as `analyze` aggregates it, and a logistic loss on it says happy
+//!   (> 0) or sad (< 0). So training optimises the reading `analyze` makes, not a proxy for it.
+//!
+//! Per-label thresholds (and Ekman group thresholds) and the valence/arousal calibration are chosen on the dev
+//! splits, and the epoch kept is the best on dev. Finally the written heads are loaded into a real engine and
+//! scored on every dev and test split through the same code as `moodtape eval`, and the scores go into the card.
+//! Everything is seeded, so a run is reproducible on the same machine.
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,43 +27,70 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::data::{emobank, goemotions, GoExample, VaExample};
-use super::metrics::{best_threshold, label_f1, pearson};
-use crate::emotion::encoder::{l2_normalize, mean_pool, pad_batch};
+use super::data::{self, emobank, goemotions, GoExample, MoodExample, SongExample, VaExample};
+use super::metrics::{best_threshold, label_f1, pearson, roc_auc};
+use crate::emotion::encoder::{l2_normalize, mean_pool, pad_batch, MAX_TOKENS};
+use crate::emotion::engine::{chunk_weight, song_chunks};
 use crate::emotion::fetch::ModelFiles;
-use crate::emotion::heads::Card;
-use crate::emotion::EngineError;
-use crate::records::{ekman_group, EKMAN, LABELS};
+use crate::emotion::heads::{Card, DataUse, Heads, VaCalibration};
+use crate::emotion::{Engine, EngineError};
+use crate::records::{ekman_group, LyricsOrigin, LyricsRecord, Quadrant, EKMAN, LABELS};
 
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub goemotions: PathBuf,
     pub emobank: PathBuf,
+    /// MusicMood's folder; its train split (800 songs) is trained on, its dev split scored.
+    pub musicmood: Option<PathBuf>,
+    /// The short moods file (default: the one compiled in); `use_moods` turns them off.
+    pub moods_file: Option<PathBuf>,
+    pub use_moods: bool,
     /// Output prefix: PREFIX.safetensors and PREFIX.json.
     pub out: PathBuf,
     pub cache_dir: PathBuf,
     pub epochs: usize,
     pub seed: u64,
     pub batch_size: usize,
+    /// Training texts are cut to this many tokens (song chunks are not: they are read whole, as `analyze` does).
     pub max_tokens: usize,
     pub lr_layer: f64,
     pub lr_heads: f64,
     pub emotion_hidden: usize,
     pub va_hidden: usize,
-    /// Use at most this many training examples of each dataset (for quick runs).
+    /// The first encoder layer fine-tuned: layers from here to the top are trained, the ones below are frozen.
+    pub tune_from: usize,
+    /// Loss weight of a short-mood batch, and how many times an epoch the short moods are seen.
+    pub moods_weight: f32,
+    pub moods_repeat: usize,
+    /// Loss weight of the valence/arousal head on GoEmotions texts, whose targets are the mean point of their
+    /// labels (`LABEL_VA`; neutral is the origin): many short emotional texts, like what people type.
+    pub go_va_weight: f32,
+    /// GoEmotions examples trained on per epoch (default: all). Epochs take consecutive slices of one seeded
+    /// permutation, so every example is seen once before any is seen twice.
+    pub go_per_epoch: Option<usize>,
+    /// Loss weight of a batch of songs, and how many songs are in one.
+    pub songs_weight: f32,
+    pub songs_per_batch: usize,
+    /// Use at most this many examples of each dataset split (for quick runs).
     pub limit: Option<usize>,
+    /// Score the written heads through the engine on every split at the end (a few minutes).
+    pub final_scores: bool,
 }
 
 impl TrainOptions {
     pub fn new(
         goemotions: PathBuf,
         emobank: PathBuf,
+        musicmood: Option<PathBuf>,
         out: PathBuf,
         cache_dir: PathBuf,
     ) -> TrainOptions {
         TrainOptions {
             goemotions,
             emobank,
+            musicmood,
+            moods_file: None,
+            use_moods: true,
             out,
             cache_dir,
             epochs: 3,
@@ -64,20 +101,29 @@ impl TrainOptions {
             lr_heads: 2e-3,
             emotion_hidden: 512,
             va_hidden: 128,
+            tune_from: 4,
+            moods_weight: 2.0,
+            moods_repeat: 4,
+            go_per_epoch: None,
+            go_va_weight: 0.1,
+            songs_weight: 1.0,
+            songs_per_batch: 8,
             limit: None,
+            final_scores: true,
         }
     }
 }
 
-/// The encoder layer that is fine-tuned (the last of six).
-pub const TUNED_LAYER: usize = 5;
+/// MiniLM-L6 has six layers; the top one is `LAYERS - 1`.
+pub const LAYERS: usize = 6;
 const HIDDEN: usize = 384;
 const HEADS: usize = 12;
 /// Valence/arousal are learned in units of this, so their loss is on the same scale as the emotion loss.
 pub const VA_SCALE: f32 = 0.2;
-/// How far readings lean towards the emotions' own valence/arousal points (chosen on EmoBank dev and the demo
-/// library; see `Card::va_prior_weight`).
-pub const VA_PRIOR_WEIGHT: [f32; 2] = [0.0, 0.25];
+/// Where the song loss's learned sharpness starts: a song at valence ±0.3 starts at a logit of ±3.
+const SONG_SHARPNESS: f32 = 10.0;
+/// The prior weights tried on dev for each axis (see `Card::va_prior_weight`).
+const PRIOR_GRID: [f32; 5] = [0.0, 0.1, 0.2, 0.3, 0.4];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -89,6 +135,8 @@ pub enum TrainError {
     Candle(#[from] candle_core::Error),
     #[error("{0}")]
     Io(String),
+    #[error("{0}")]
+    Eval(String),
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> TrainError {
@@ -193,7 +241,7 @@ impl TunedLayer {
 }
 
 struct Model {
-    layer: TunedLayer,
+    layers: Vec<TunedLayer>,
     emo1: Linear,
     emo2: Linear,
     va1: Linear,
@@ -201,9 +249,13 @@ struct Model {
 }
 
 impl Model {
-    /// Sentence embeddings (b, HIDDEN): the tuned layer, mean pooling, L2 normalisation.
+    /// Sentence embeddings (b, HIDDEN): the tuned layers, mean pooling, L2 normalisation.
     fn embed(&self, x: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        l2_normalize(&mean_pool(&self.layer.forward(x, mask)?, mask)?)
+        let mut h = x.clone();
+        for layer in &self.layers {
+            h = layer.forward(&h, mask)?;
+        }
+        l2_normalize(&mean_pool(&h, mask)?)
     }
     fn emotion(&self, e: &Tensor) -> candle_core::Result<Tensor> {
         self.emo2.forward(&self.emo1.forward(e)?.gelu_erf()?)
@@ -213,19 +265,112 @@ impl Model {
     }
 }
 
-/// Dev or test metrics.
+/// Songs cut into chunks as `analyze` cuts them: the distinct chunk texts of the whole set, and for each song its
+/// chunks (indices into `texts`) with their weights, a repeated chunk's weights summed (the same mean as reading
+/// every repeat, as `analyze` does).
+#[derive(Debug, Default)]
+struct SongSet {
+    texts: Vec<String>,
+    songs: Vec<Vec<(usize, f32)>>,
+    happy: Vec<bool>,
+}
+
+impl SongSet {
+    fn new(tokenizer: &tokenizers::Tokenizer, examples: &[SongExample]) -> SongSet {
+        let mut set = SongSet::default();
+        let mut index = std::collections::HashMap::new();
+        for ex in examples {
+            let record = LyricsRecord::new(&ex.lyrics, LyricsOrigin::Import);
+            let mut mine: Vec<(usize, f32)> = Vec::new();
+            for chunk in song_chunks(tokenizer, &record) {
+                let i = *index.entry(chunk.text.clone()).or_insert_with(|| {
+                    set.texts.push(chunk.text.clone());
+                    set.texts.len() - 1
+                });
+                match mine.iter_mut().find(|(j, _)| *j == i) {
+                    Some(entry) => entry.1 += chunk_weight(&chunk),
+                    None => mine.push((i, chunk_weight(&chunk))),
+                }
+            }
+            set.songs.push(mine);
+            set.happy.push(ex.happy);
+        }
+        set
+    }
+
+    /// Each song's valence: the weighted mean of its chunks' (0 for a song without words, as in `eval`).
+    fn valences(&self, points: &[[f32; 2]]) -> Vec<f32> {
+        self.songs
+            .iter()
+            .map(|chunks| {
+                let total: f32 = chunks.iter().map(|(_, w)| w).sum();
+                if total <= 0.0 {
+                    return 0.0;
+                }
+                chunks.iter().map(|&(i, w)| w * points[i][0]).sum::<f32>() / total
+            })
+            .collect()
+    }
+}
+
+/// Dev or test scores, as the eval commands compute them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SplitMetrics {
     pub macro_f1: f64,
     pub ekman_macro_f1: f64,
+    /// EmoBank.
     pub pearson_valence: f64,
     pub pearson_arousal: f64,
+    /// Short moods.
+    pub moods_quadrant_accuracy: f64,
+    pub moods_pearson_valence: f64,
+    pub moods_pearson_arousal: f64,
+    /// MusicMood songs (dev only: its test set is kept elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub songs_accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub songs_roc_auc: Option<f64>,
+}
+
+impl SplitMetrics {
+    /// What valence/arousal calibration and epochs are chosen by: each reading counts once.
+    fn va_objective(&self) -> f64 {
+        self.pearson_valence
+            + self.pearson_arousal
+            + self.moods_quadrant_accuracy
+            + (self.moods_pearson_valence + self.moods_pearson_arousal) / 2.0
+            + self.songs_accuracy.unwrap_or(0.0)
+            + self.songs_roc_auc.unwrap_or(0.0)
+    }
+
+    fn objective(&self) -> f64 {
+        self.macro_f1 + self.ekman_macro_f1 + self.va_objective()
+    }
+
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "GoEmotions macro-F1 {:.4}, Ekman {:.4}; EmoBank r V {:.4}, A {:.4}; moods quadrant {:.4}, r V {:.4}, A {:.4}",
+            self.macro_f1,
+            self.ekman_macro_f1,
+            self.pearson_valence,
+            self.pearson_arousal,
+            self.moods_quadrant_accuracy,
+            self.moods_pearson_valence,
+            self.moods_pearson_arousal
+        );
+        if let (Some(acc), Some(auc)) = (self.songs_accuracy, self.songs_roc_auc) {
+            s.push_str(&format!("; songs accuracy {acc:.4}, ROC AUC {auc:.4}"));
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainReport {
     pub dev: SplitMetrics,
     pub test: SplitMetrics,
+    /// Demo songs read in the quadrant they were written for, and how many there are.
+    pub demo: (usize, usize),
     pub seconds: f64,
     pub safetensors: String,
     pub card: String,
@@ -253,13 +398,12 @@ pub fn ekman_gold(examples: &[GoExample]) -> Vec<Vec<bool>> {
     gold
 }
 
-/// Ekman group scores: each group's strongest label, `scores[group][example]`.
+/// Ekman group scores as readings have them ([`crate::records::ekman_scores`]), `scores[group][example]`.
 pub fn ekman_scores(probs: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let mut out = vec![vec![0f32; probs.len()]; EKMAN.len()];
     for (i, p) in probs.iter().enumerate() {
-        for (l, &s) in p.iter().enumerate().take(LABELS.len()) {
-            let g = ekman_group(l);
-            out[g][i] = out[g][i].max(s);
+        for (g, s) in crate::records::ekman_scores(p).into_iter().enumerate() {
+            out[g][i] = s;
         }
     }
     out
@@ -283,6 +427,65 @@ pub fn macro_f1(scores: &[Vec<f32>], gold: &[Vec<bool>], thresholds: &[f32]) -> 
     (per.iter().sum::<f64>() / per.len().max(1) as f64, per)
 }
 
+/// The data of one run, read and cut to `limit`.
+struct Datasets {
+    go: [Vec<GoExample>; 3],
+    eb: [Vec<VaExample>; 3],
+    moods: [Vec<MoodExample>; 3],
+    songs: [Vec<SongExample>; 2],
+}
+
+fn read_datasets(opts: &TrainOptions) -> Result<Datasets, TrainError> {
+    fn cut<T>(mut v: Vec<T>, limit: Option<usize>) -> Vec<T> {
+        if let Some(n) = limit {
+            v.truncate(n);
+        }
+        v
+    }
+    let lim = opts.limit;
+    let go = [
+        cut(goemotions(&opts.goemotions, "train")?, lim),
+        cut(goemotions(&opts.goemotions, "dev")?, lim),
+        cut(goemotions(&opts.goemotions, "test")?, lim),
+    ];
+    let eb = [
+        cut(emobank(&opts.emobank, "train")?, lim),
+        cut(emobank(&opts.emobank, "dev")?, lim),
+        cut(emobank(&opts.emobank, "test")?, lim),
+    ];
+    let moods = if opts.use_moods {
+        let file = opts.moods_file.as_deref();
+        [
+            cut(data::short_moods(file, "train")?, lim),
+            cut(data::short_moods(file, "dev")?, lim),
+            cut(data::short_moods(file, "test")?, lim),
+        ]
+    } else {
+        Default::default()
+    };
+    let songs = match &opts.musicmood {
+        Some(dir) => [
+            cut(data::musicmood(dir, "train")?, lim),
+            cut(data::musicmood(dir, "dev")?, lim),
+        ],
+        None => Default::default(),
+    };
+    Ok(Datasets {
+        go,
+        eb,
+        moods,
+        songs,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Task {
+    Emotions,
+    Emobank,
+    Moods,
+    Songs,
+}
+
 /// Trains the heads and writes them with their card. `log` gets one line per step of note.
 pub fn train(
     files: &ModelFiles,
@@ -291,63 +494,72 @@ pub fn train(
 ) -> Result<TrainReport, TrainError> {
     let start = Instant::now();
     let device = Device::Cpu;
-    let mut go_train = goemotions(&opts.goemotions, "train")?;
-    let mut go_dev = goemotions(&opts.goemotions, "dev")?;
-    let mut go_test = goemotions(&opts.goemotions, "test")?;
-    let mut eb_train = emobank(&opts.emobank, "train")?;
-    let mut eb_dev = emobank(&opts.emobank, "dev")?;
-    let mut eb_test = emobank(&opts.emobank, "test")?;
-    if let Some(n) = opts.limit {
-        go_train.truncate(n);
-        eb_train.truncate(n);
-        go_dev.truncate(n);
-        go_test.truncate(n);
-        eb_dev.truncate(n);
-        eb_test.truncate(n);
+    if opts.tune_from > LAYERS {
+        return Err(TrainError::Io(format!(
+            "--tune-from must be at most {LAYERS}: MiniLM-L6's layers are 0-{}, and {LAYERS} trains the heads alone",
+            LAYERS - 1
+        )));
     }
+    let d = read_datasets(opts)?;
     log(&format!(
-        "data: GoEmotions {} train / {} dev / {} test, EmoBank {} train / {} dev / {} test",
-        go_train.len(),
-        go_dev.len(),
-        go_test.len(),
-        eb_train.len(),
-        eb_dev.len(),
-        eb_test.len()
+        "data: GoEmotions {}/{}/{}, EmoBank {}/{}/{}, short moods {}/{}/{} (train/dev/test), MusicMood {}/{} songs (train/dev)",
+        d.go[0].len(), d.go[1].len(), d.go[2].len(),
+        d.eb[0].len(), d.eb[1].len(), d.eb[2].len(),
+        d.moods[0].len(), d.moods[1].len(), d.moods[2].len(),
+        d.songs[0].len(), d.songs[1].len(),
     ));
-
-    let sets: Vec<(&str, Vec<&str>)> = vec![
+    let tokenizer = crate::emotion::encoder::load_tokenizer(&files.tokenizer())?;
+    let song_sets = [
+        SongSet::new(&tokenizer, &d.songs[0]),
+        SongSet::new(&tokenizer, &d.songs[1]),
+    ];
+    fn texts<T>(v: &[T], text: fn(&T) -> &str) -> Vec<&str> {
+        v.iter().map(text).collect()
+    }
+    let go_texts = |v| texts(v, |e: &GoExample| e.text.as_str());
+    let va_texts = |v| texts(v, |e: &VaExample| e.text.as_str());
+    let mood_texts = |v| texts(v, |e: &MoodExample| e.text.as_str());
+    // Texts are cut to `max_tokens` for training and read whole (up to the encoder's limit) for scoring, as the
+    // engine reads them; song chunks are always read whole.
+    let sets: Vec<(&str, Vec<&str>, usize)> = vec![
+        ("go_train", go_texts(&d.go[0]), opts.max_tokens),
+        ("go_dev", go_texts(&d.go[1]), MAX_TOKENS),
+        ("eb_train", va_texts(&d.eb[0]), opts.max_tokens),
+        ("eb_dev", va_texts(&d.eb[1]), MAX_TOKENS),
+        ("moods_train", mood_texts(&d.moods[0]), opts.max_tokens),
+        ("moods_dev", mood_texts(&d.moods[1]), MAX_TOKENS),
         (
-            "go_train",
-            go_train.iter().map(|e| e.text.as_str()).collect(),
+            "songs_train",
+            texts(&song_sets[0].texts, String::as_str),
+            MAX_TOKENS,
         ),
-        ("go_dev", go_dev.iter().map(|e| e.text.as_str()).collect()),
-        ("go_test", go_test.iter().map(|e| e.text.as_str()).collect()),
         (
-            "eb_train",
-            eb_train.iter().map(|e| e.text.as_str()).collect(),
+            "songs_dev",
+            texts(&song_sets[1].texts, String::as_str),
+            MAX_TOKENS,
         ),
-        ("eb_dev", eb_dev.iter().map(|e| e.text.as_str()).collect()),
-        ("eb_test", eb_test.iter().map(|e| e.text.as_str()).collect()),
     ];
     let features = frozen_features(files, &sets, opts, &device, log)?;
-    let [f_go_train, f_go_dev, f_go_test, f_eb_train, f_eb_dev, f_eb_test]: [Features; 6] =
-        features
-            .try_into()
-            .map_err(|_| TrainError::Io("feature sets mismatch".into()))?;
+    let [f_go, f_go_dev, f_eb, f_eb_dev, f_moods, f_moods_dev, f_songs, f_songs_dev]: [Features;
+        8] = features
+        .try_into()
+        .map_err(|_| TrainError::Io("feature sets mismatch".into()))?;
 
-    // The model: the top layer starts from the encoder's weights, the heads from a seeded initialisation.
+    // The model: the tuned layers start from the encoder's weights, the heads from a seeded initialisation.
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
     let varmap = VarMap::new();
     {
         // SAFETY: the weights file was verified against its sha256 and is not modified while moodtape runs.
         let mmap = unsafe { candle_core::safetensors::MmapedSafetensors::new(files.weights()) }?;
-        let prefix = format!("encoder.layer.{TUNED_LAYER}.");
+        let prefixes: Vec<String> = (opts.tune_from..LAYERS)
+            .map(|l| format!("encoder.layer.{l}."))
+            .collect();
         let mut data = varmap
             .data()
             .lock()
             .map_err(|_| TrainError::Io("var map poisoned".into()))?;
         for (name, _) in mmap.tensors() {
-            if name.starts_with(&prefix) {
+            if prefixes.iter().any(|p| name.starts_with(p)) {
                 let t = mmap.load(&name, &device)?.to_dtype(DType::F32)?;
                 data.insert(name, Var::from_tensor(&t)?);
             }
@@ -374,12 +586,17 @@ pub fn train(
     }
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
     let model = Model {
-        layer: TunedLayer::new(vb.pp(format!("encoder.layer.{TUNED_LAYER}")))?,
+        layers: (opts.tune_from..LAYERS)
+            .map(|l| TunedLayer::new(vb.pp(format!("encoder.layer.{l}"))))
+            .collect::<candle_core::Result<_>>()?,
         emo1: candle_nn::linear(HIDDEN, opts.emotion_hidden, vb.pp("emotion.fc1"))?,
         emo2: candle_nn::linear(opts.emotion_hidden, LABELS.len(), vb.pp("emotion.fc2"))?,
         va1: candle_nn::linear(HIDDEN, opts.va_hidden, vb.pp("va.fc1"))?,
         va2: candle_nn::linear(opts.va_hidden, 2, vb.pp("va.fc2"))?,
     };
+    // How sharply the song loss reads a song's valence; learned, and not part of the heads (only the sign of a
+    // song's valence is read).
+    let sharpness = Var::from_tensor(&Tensor::new(&[SONG_SHARPNESS], &device)?)?;
     type Named = Vec<(String, Var)>;
     let (layer_vars, head_vars): (Named, Named) = {
         let data = varmap
@@ -401,13 +618,12 @@ pub fn train(
         layer_vars.into_iter().map(|(_, v)| v).collect(),
         params(opts.lr_layer),
     )?;
-    let mut opt_heads = candle_nn::AdamW::new(
-        head_vars.into_iter().map(|(_, v)| v).collect(),
-        params(opts.lr_heads),
-    )?;
+    let mut head_params: Vec<Var> = head_vars.into_iter().map(|(_, v)| v).collect();
+    head_params.push(sharpness.clone());
+    let mut opt_heads = candle_nn::AdamW::new(head_params, params(opts.lr_heads))?;
 
     // Class-balanced positive weights: rare labels count more.
-    let gold_train = gold_flags(&go_train);
+    let gold_train = gold_flags(&d.go[0]);
     let pos_weight: Vec<f32> = gold_train
         .iter()
         .map(|g| {
@@ -417,41 +633,67 @@ pub fn train(
         })
         .collect();
     let pos_weight_t = Tensor::from_vec(pos_weight, (1, LABELS.len()), &device)?;
-    let mut targets = vec![0f32; go_train.len() * LABELS.len()];
-    for (i, ex) in go_train.iter().enumerate() {
+    let mut targets = vec![0f32; d.go[0].len() * LABELS.len()];
+    for (i, ex) in d.go[0].iter().enumerate() {
         for &l in &ex.labels {
             targets[i * LABELS.len() + l] = 1.0;
         }
     }
+    let song_ids: Vec<usize> = (0..song_sets[0].songs.len())
+        .filter(|&i| !song_sets[0].songs[i].is_empty())
+        .collect();
 
-    let total_steps = opts.epochs
-        * (f_go_train.len().div_ceil(opts.batch_size) + f_eb_train.len().div_ceil(opts.batch_size));
+    let go_per_epoch = opts.go_per_epoch.unwrap_or(f_go.len()).min(f_go.len());
+    let mut go_permutation: Vec<usize> = (0..f_go.len()).collect();
+    go_permutation.shuffle(&mut rng);
+    let batches_per_epoch = go_per_epoch.div_ceil(opts.batch_size)
+        + f_eb.len().div_ceil(opts.batch_size)
+        + (f_moods.len() * opts.moods_repeat).div_ceil(opts.batch_size)
+        + song_ids.len().div_ceil(opts.songs_per_batch.max(1));
+    let total_steps = opts.epochs * batches_per_epoch;
     let warmup = (total_steps / 20).max(1);
     let mut step = 0usize;
     let mut best: Option<(f64, SplitMetrics)> = None;
-    let mut best_test: Option<SplitMetrics> = None;
+    let dev_sets = DevSets {
+        go: (&f_go_dev, &d.go[1]),
+        eb: (&f_eb_dev, &d.eb[1]),
+        moods: (&f_moods_dev, &d.moods[1]),
+        songs: (&f_songs_dev, &song_sets[1]),
+    };
     for epoch in 0..opts.epochs {
-        let mut batches: Vec<(bool, Vec<usize>)> = Vec::new();
-        for (is_go, n) in [(true, f_go_train.len()), (false, f_eb_train.len())] {
-            let lens = if is_go {
-                &f_go_train.lens
-            } else {
-                &f_eb_train.lens
-            };
-            let mut order: Vec<usize> = (0..n).collect();
-            order.shuffle(&mut rng);
-            // Sort within windows so batches have similar lengths but still vary from epoch to epoch.
-            for window in order.chunks_mut(opts.batch_size * 50) {
+        let mut batches: Vec<(Task, Vec<usize>)> = Vec::new();
+        let mut windowed = |task: Task, order: Vec<usize>, lens: &[usize], size: usize| {
+            // Sorted within windows so batches have similar lengths but still vary from epoch to epoch.
+            let mut order = order;
+            for window in order.chunks_mut(size * 50) {
                 window.sort_by_key(|&i| lens[i]);
-                for b in window.chunks(opts.batch_size) {
-                    batches.push((is_go, b.to_vec()));
+                for b in window.chunks(size) {
+                    batches.push((task, b.to_vec()));
                 }
             }
+        };
+        let mut shuffled = |n: usize, times: usize| {
+            let mut order: Vec<usize> = (0..times).flat_map(|_| 0..n).collect();
+            order.shuffle(&mut rng);
+            order
+        };
+        let go_order: Vec<usize> = (0..go_per_epoch)
+            .map(|k| go_permutation[(epoch * go_per_epoch + k) % go_permutation.len().max(1)])
+            .collect();
+        let eb_order = shuffled(f_eb.len(), 1);
+        let moods_order = shuffled(f_moods.len(), opts.moods_repeat);
+        let mut songs_order = song_ids.clone();
+        songs_order.shuffle(&mut rng);
+        windowed(Task::Emotions, go_order, &f_go.lens, opts.batch_size);
+        windowed(Task::Emobank, eb_order, &f_eb.lens, opts.batch_size);
+        windowed(Task::Moods, moods_order, &f_moods.lens, opts.batch_size);
+        for b in songs_order.chunks(opts.songs_per_batch.max(1)) {
+            batches.push((Task::Songs, b.to_vec()));
         }
         batches.shuffle(&mut rng);
         let epoch_start = Instant::now();
-        let mut loss_sum = (0f64, 0usize, 0f64, 0usize);
-        for (n, (is_go, idx)) in batches.iter().enumerate() {
+        let mut losses = [(0f64, 0usize); 4];
+        for (n, (task, idx)) in batches.iter().enumerate() {
             let lr_scale = if step < warmup {
                 (step + 1) as f64 / warmup as f64
             } else {
@@ -459,122 +701,252 @@ pub fn train(
             };
             opt_layer.set_learning_rate(opts.lr_layer * lr_scale);
             opt_heads.set_learning_rate(opts.lr_heads * lr_scale);
-            let feats = if *is_go { &f_go_train } else { &f_eb_train };
-            let (x, mask) = feats.batch(idx, &device)?;
-            let emb = model.embed(&x, &mask)?;
-            let keep = dropout_mask(&mut rng, idx.len(), 0.1, &device)?;
-            let emb = emb.broadcast_mul(&keep)?;
-            let loss = if *is_go {
-                let logits = model.emotion(&emb)?;
-                let y: Vec<f32> = idx
-                    .iter()
-                    .flat_map(|&i| {
-                        targets[i * LABELS.len()..(i + 1) * LABELS.len()]
-                            .iter()
-                            .copied()
-                    })
-                    .collect();
-                let y = Tensor::from_vec(y, (idx.len(), LABELS.len()), &device)?;
-                weighted_bce(&logits, &y, &pos_weight_t)?
-            } else {
-                let pred = model.va(&emb)?;
-                let y: Vec<f32> = idx
-                    .iter()
-                    .flat_map(|&i| {
-                        [
-                            eb_train[i].valence / VA_SCALE,
-                            eb_train[i].arousal / VA_SCALE,
-                        ]
-                    })
-                    .collect();
-                let y = Tensor::from_vec(y, (idx.len(), 2), &device)?;
-                (pred - y)?.sqr()?.mean_all()?
+            let loss = match task {
+                Task::Emotions => {
+                    let emb = dropped(&model, &f_go, idx, &mut rng, &device)?;
+                    let logits = model.emotion(&emb)?;
+                    let y: Vec<f32> = idx
+                        .iter()
+                        .flat_map(|&i| {
+                            targets[i * LABELS.len()..(i + 1) * LABELS.len()]
+                                .iter()
+                                .copied()
+                        })
+                        .collect();
+                    let y = Tensor::from_vec(y, (idx.len(), LABELS.len()), &device)?;
+                    let loss = weighted_bce(&logits, &y, &pos_weight_t)?;
+                    if opts.go_va_weight > 0.0 {
+                        let y: Vec<f32> =
+                            idx.iter().flat_map(|&i| label_point(&d.go[0][i])).collect();
+                        (loss
+                            + (va_loss(&model, &emb, y, &device)? * f64::from(opts.go_va_weight))?)?
+                    } else {
+                        loss
+                    }
+                }
+                Task::Emobank => {
+                    let emb = dropped(&model, &f_eb, idx, &mut rng, &device)?;
+                    let y: Vec<f32> = idx
+                        .iter()
+                        .flat_map(|&i| [d.eb[0][i].valence, d.eb[0][i].arousal])
+                        .collect();
+                    va_loss(&model, &emb, y, &device)?
+                }
+                Task::Moods => {
+                    let emb = dropped(&model, &f_moods, idx, &mut rng, &device)?;
+                    let y: Vec<f32> = idx
+                        .iter()
+                        .flat_map(|&i| [d.moods[0][i].valence, d.moods[0][i].arousal])
+                        .collect();
+                    (va_loss(&model, &emb, y, &device)? * f64::from(opts.moods_weight))?
+                }
+                Task::Songs => {
+                    let loss = song_loss(
+                        &model,
+                        &f_songs,
+                        &song_sets[0],
+                        idx,
+                        &sharpness,
+                        &mut rng,
+                        &device,
+                    )?;
+                    (loss * f64::from(opts.songs_weight))?
+                }
             };
             let grads = loss.backward()?;
             opt_layer.step(&grads)?;
             opt_heads.step(&grads)?;
-            let value = f64::from(loss.to_scalar::<f32>()?);
-            if *is_go {
-                loss_sum.0 += value;
-                loss_sum.1 += 1;
-            } else {
-                loss_sum.2 += value;
-                loss_sum.3 += 1;
-            }
+            let slot = &mut losses[*task as usize];
+            slot.0 += f64::from(loss.to_scalar::<f32>()?);
+            slot.1 += 1;
             step += 1;
             if (n + 1) % 200 == 0 || n + 1 == batches.len() {
                 let rate = (n + 1) as f64 / epoch_start.elapsed().as_secs_f64().max(1e-6);
+                let mean = |(s, k): (f64, usize)| s / k.max(1) as f64;
                 log(&format!(
-                    "epoch {}/{} batch {}/{}: emotion loss {:.4}, va loss {:.4}, {:.1} batches/s, eta {:.0} s",
+                    "epoch {}/{} batch {}/{}: loss emotions {:.4}, emobank {:.4}, moods {:.4}, songs {:.4}; {:.2} batches/s, eta {:.0} s",
                     epoch + 1,
                     opts.epochs,
                     n + 1,
                     batches.len(),
-                    loss_sum.0 / loss_sum.1.max(1) as f64,
-                    loss_sum.2 / loss_sum.3.max(1) as f64,
+                    mean(losses[0]),
+                    mean(losses[1]),
+                    mean(losses[2]),
+                    mean(losses[3]),
                     rate,
                     (batches.len() - n - 1) as f64 / rate.max(1e-6)
                 ));
-                loss_sum = (0.0, 0, 0.0, 0);
+                losses = [(0f64, 0usize); 4];
             }
         }
-        // Choose thresholds on dev and keep the best epoch.
-        let (dev, thresholds, ekman_thresholds) = evaluate(
-            &model, &f_go_dev, &go_dev, &f_eb_dev, &eb_dev, None, &device,
-        )?;
+        // Thresholds and the calibration are chosen on dev, and the best epoch is kept.
+        let chosen = choose_on_dev(&model, &dev_sets, &device)?;
         log(&format!(
-            "epoch {} dev: macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4}",
+            "epoch {} dev: {} (prior weight {:?}, sharpness {:.2})",
             epoch + 1,
-            dev.macro_f1,
-            dev.ekman_macro_f1,
-            dev.pearson_valence,
-            dev.pearson_arousal
+            chosen.dev.line(),
+            chosen.calibration.prior_weight,
+            sharpness
+                .as_tensor()
+                .to_vec1::<f32>()?
+                .first()
+                .copied()
+                .unwrap_or(0.0),
         ));
-        let score = dev.macro_f1 + dev.ekman_macro_f1 + dev.pearson_valence + dev.pearson_arousal;
+        let score = chosen.dev.objective();
         if best.as_ref().is_none_or(|(s, _)| score > *s) {
-            let (test, _, _) = evaluate(
-                &model,
-                &f_go_test,
-                &go_test,
-                &f_eb_test,
-                &eb_test,
-                Some((&thresholds, &ekman_thresholds)),
-                &device,
-            )?;
-            log(&format!(
-                "epoch {} test: macro-F1 {:.4}, Ekman macro-F1 {:.4}, Pearson V {:.4}, A {:.4} (saved)",
-                epoch + 1,
-                test.macro_f1,
-                test.ekman_macro_f1,
-                test.pearson_valence,
-                test.pearson_arousal
-            ));
-            let va_neutral = neutral_point(&model, &f_go_dev, &go_dev, &device)?;
             save(
                 &varmap,
                 opts,
-                &thresholds,
-                &ekman_thresholds,
-                &dev,
-                &test,
+                &chosen,
                 epoch + 1,
-                &go_train,
-                &eb_train,
-                va_neutral,
+                &d,
+                start.elapsed().as_secs_f64(),
             )?;
-            best = Some((score, dev.clone()));
-            best_test = Some(test);
+            log(&format!("epoch {} saved", epoch + 1));
+            best = Some((score, chosen.dev.clone()));
         }
     }
-    let dev = best.map(|(_, d)| d).unwrap_or_default();
-    let test = best_test.unwrap_or_default();
+    let train_seconds = start.elapsed().as_secs_f64();
+    if !opts.final_scores {
+        log(&format!("trained in {train_seconds:.0} s"));
+        return Ok(TrainReport {
+            dev: best.map(|(_, m)| m).unwrap_or_default(),
+            test: SplitMetrics::default(),
+            demo: (0, 0),
+            seconds: train_seconds,
+            safetensors: opts.out.with_extension("safetensors").display().to_string(),
+            card: opts.out.with_extension("json").display().to_string(),
+        });
+    }
+    log(&format!(
+        "trained in {train_seconds:.0} s; scoring what was written through the engine"
+    ));
+    let (dev, test, demo) = final_scores(files, opts, &d, log)?;
+    // The card gets the scores of the engine that ships; the heads themselves are not touched, so the model key
+    // (a hash of the heads and what changes readings) stays the one the scores are for.
+    let path = opts.out.with_extension("json");
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err("read", &path, e))?;
+    let mut card: Card = serde_json::from_str(&text).map_err(|e| TrainError::Io(e.to_string()))?;
+    card.metrics = serde_json::json!({
+        "note": "moodtape eval on each split with these heads, through the engine",
+        "dev": dev,
+        "test": test,
+        "demo_in_intended_quadrant": demo.0,
+        "demo_songs": demo.1,
+    });
+    if let Some(t) = card.training.as_object_mut() {
+        t.insert(
+            "train_seconds".into(),
+            serde_json::json!(train_seconds.round()),
+        );
+        t.insert(
+            "seconds_with_scoring".into(),
+            serde_json::json!(start.elapsed().as_secs_f64().round()),
+        );
+        t.insert("machine".into(), serde_json::json!(machine()));
+    }
+    write_card(&card, &path)?;
     Ok(TrainReport {
         dev,
         test,
+        demo,
         seconds: start.elapsed().as_secs_f64(),
         safetensors: opts.out.with_extension("safetensors").display().to_string(),
-        card: opts.out.with_extension("json").display().to_string(),
+        card: path.display().to_string(),
     })
+}
+
+fn go_per_epoch_label(opts: &TrainOptions) -> serde_json::Value {
+    opts.go_per_epoch
+        .map_or(serde_json::json!("all"), |n| serde_json::json!(n))
+}
+
+/// A few words on where training ran, for the card.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "{cores} CPU cores ({}, candle CPU backend)",
+        std::env::consts::ARCH
+    )
+}
+
+/// Embeddings of a batch of one feature set, with dropout.
+fn dropped(
+    model: &Model,
+    feats: &Features,
+    idx: &[usize],
+    rng: &mut rand::rngs::StdRng,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let (x, mask) = feats.batch(idx, device)?;
+    let emb = model.embed(&x, &mask)?;
+    let keep = dropout_mask(rng, idx.len(), 0.1, device)?;
+    emb.broadcast_mul(&keep)
+}
+
+/// Where a GoEmotions text sits on the plane by its labels: the mean of their points (neutral at the origin).
+fn label_point(ex: &GoExample) -> [f32; 2] {
+    let n = ex.labels.len().max(1) as f32;
+    let (v, a) = ex
+        .labels
+        .iter()
+        .filter_map(|&l| crate::emotion::LABEL_VA.get(l))
+        .fold((0f32, 0f32), |(v, a), p| (v + p.0, a + p.1));
+    [v / n, a / n]
+}
+
+/// Mean squared error of the valence/arousal head against targets in -1..1 (learned in units of `VA_SCALE`).
+fn va_loss(
+    model: &Model,
+    emb: &Tensor,
+    y: Vec<f32>,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let n = y.len() / 2;
+    let y = (Tensor::from_vec(y, (n, 2), device)? / f64::from(VA_SCALE))?;
+    (model.va(emb)? - y)?.sqr()?.mean_all()
+}
+
+/// The logistic loss of songs read happy or sad from their valence: each song's valence is the weighted mean of
+/// its chunks' (as `analyze` aggregates it), and `sharpness · valence` is its logit.
+fn song_loss(
+    model: &Model,
+    feats: &Features,
+    set: &SongSet,
+    songs: &[usize],
+    sharpness: &Var,
+    rng: &mut rand::rngs::StdRng,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let mut cols: Vec<usize> = Vec::new();
+    for &s in songs {
+        for &(i, _) in &set.songs[s] {
+            if !cols.contains(&i) {
+                cols.push(i);
+            }
+        }
+    }
+    let mut weights = vec![0f32; songs.len() * cols.len()];
+    for (row, &s) in songs.iter().enumerate() {
+        let total: f32 = set.songs[s].iter().map(|(_, w)| w).sum::<f32>().max(1e-9);
+        for &(i, w) in &set.songs[s] {
+            if let Some(col) = cols.iter().position(|&c| c == i) {
+                weights[row * cols.len() + col] += w / total;
+            }
+        }
+    }
+    let weights = Tensor::from_vec(weights, (songs.len(), cols.len()), device)?;
+    let emb = dropped(model, feats, &cols, rng, device)?;
+    let valence = (model.va(&emb)?.narrow(1, 0, 1)? * f64::from(VA_SCALE))?;
+    let song_valence = weights.matmul(&valence)?;
+    let logits = song_valence.broadcast_mul(sharpness.as_tensor())?;
+    let y: Vec<f32> = songs
+        .iter()
+        .map(|&s| if set.happy[s] { 1.0 } else { 0.0 })
+        .collect();
+    let y = Tensor::from_vec(y, (songs.len(), 1), device)?;
+    weighted_bce(&logits, &y, &Tensor::ones((1, 1), DType::F32, device)?)
 }
 
 /// Inverted dropout on whole embedding rows' features: (b, HIDDEN) of 0 or 1/(1-p).
@@ -605,8 +977,23 @@ fn weighted_bce(logits: &Tensor, y: &Tensor, pos_weight: &Tensor) -> candle_core
     (pos + neg)?.mean_all()
 }
 
-/// Probabilities and valence/arousal of a feature set, in order.
-/// Emotion probabilities and valence/arousal, one per text.
+/// The dev splits' frozen features and examples.
+struct DevSets<'a> {
+    go: (&'a Features, &'a [GoExample]),
+    eb: (&'a Features, &'a [VaExample]),
+    moods: (&'a Features, &'a [MoodExample]),
+    songs: (&'a Features, &'a SongSet),
+}
+
+/// What is chosen on dev after an epoch: the thresholds, the calibration, and the scores they give.
+struct Chosen {
+    thresholds: Vec<f32>,
+    ekman_thresholds: Vec<f32>,
+    calibration: VaCalibration,
+    dev: SplitMetrics,
+}
+
+/// Emotion probabilities and valence/arousal (the head's output times `VA_SCALE`, before calibration), one per text.
 type Predictions = (Vec<Vec<f32>>, Vec<[f32; 2]>);
 
 fn predict(model: &Model, feats: &Features, device: &Device) -> candle_core::Result<Predictions> {
@@ -614,7 +1001,7 @@ fn predict(model: &Model, feats: &Features, device: &Device) -> candle_core::Res
     order.sort_by_key(|&i| feats.lens[i]);
     let mut probs = vec![Vec::new(); feats.len()];
     let mut va = vec![[0f32; 2]; feats.len()];
-    for idx in order.chunks(128) {
+    for idx in order.chunks(64) {
         let (x, mask) = feats.batch(idx, device)?;
         let emb = model.embed(&x, &mask)?;
         let p = candle_nn::ops::sigmoid(&model.emotion(&emb)?)?.to_vec2::<f32>()?;
@@ -627,148 +1014,299 @@ fn predict(model: &Model, feats: &Features, device: &Device) -> candle_core::Res
     Ok((probs, va))
 }
 
-/// Where the valence/arousal head puts GoEmotions dev texts labelled neutral and nothing else.
-fn neutral_point(
-    model: &Model,
-    feats: &Features,
-    go: &[GoExample],
-    device: &Device,
-) -> candle_core::Result<[f32; 2]> {
-    let (_, va) = predict(model, feats, device)?;
-    let neutral = LABELS.len() - 1;
-    let picked: Vec<[f32; 2]> = va
+/// Calibrated valence/arousal points, as the heads read them.
+fn points(pred: &Predictions, calibration: &VaCalibration, thresholds: &[f32]) -> Vec<[f32; 2]> {
+    pred.0
         .iter()
-        .zip(go)
-        .filter(|(_, g)| g.labels == [neutral])
-        .map(|(v, _)| *v)
+        .zip(&pred.1)
+        .map(|(p, &raw)| calibration.apply(raw, p, thresholds))
+        .collect()
+}
+
+/// Chooses thresholds on GoEmotions dev, then the calibration that reads valence/arousal best on the other dev
+/// splits, and scores the result.
+fn choose_on_dev(model: &Model, dev: &DevSets, device: &Device) -> candle_core::Result<Chosen> {
+    let (go_probs, _) = predict(model, dev.go.0, device)?;
+    let scores = by_label(&go_probs, LABELS.len());
+    let gold = gold_flags(dev.go.1);
+    let e_scores = ekman_scores(&go_probs);
+    let e_gold = ekman_gold(dev.go.1);
+    let round = |t: f32| (t * 100.0).round() / 100.0;
+    let thresholds: Vec<f32> = scores
+        .iter()
+        .zip(&gold)
+        .map(|(s, g)| round(best_threshold(s, g)))
         .collect();
-    let n = picked.len().max(1) as f32;
-    let round = |x: f32| (x * 1000.0).round() / 1000.0;
-    Ok([
-        round(picked.iter().map(|v| v[0]).sum::<f32>() / n),
-        round(picked.iter().map(|v| v[1]).sum::<f32>() / n),
-    ])
+    let ekman_thresholds: Vec<f32> = e_scores
+        .iter()
+        .zip(&e_gold)
+        .map(|(s, g)| round(best_threshold(s, g)))
+        .collect();
+    let (go_f1, _) = macro_f1(&scores, &gold, &thresholds);
+    let (ekman_f1, _) = macro_f1(&e_scores, &e_gold, &ekman_thresholds);
+    let eb = predict(model, dev.eb.0, device)?;
+    let moods = predict(model, dev.moods.0, device)?;
+    let songs = predict(model, dev.songs.0, device)?;
+    let mut best: Option<(f64, VaCalibration, SplitMetrics)> = None;
+    for wv in PRIOR_GRID {
+        for wa in PRIOR_GRID {
+            let calibration = VaCalibration {
+                neutral: [0.0, 0.0],
+                prior_weight: [wv, wa],
+            };
+            let mut m = va_metrics(
+                &eb,
+                dev.eb.1,
+                &moods,
+                dev.moods.1,
+                &songs,
+                dev.songs.1,
+                &calibration,
+                &thresholds,
+            );
+            m.macro_f1 = go_f1;
+            m.ekman_macro_f1 = ekman_f1;
+            let score = m.va_objective();
+            // Strictly better only: ties keep the smaller weights, the head alone first.
+            if best.as_ref().is_none_or(|(s, _, _)| score > *s + 1e-9) {
+                best = Some((score, calibration, m));
+            }
+        }
+    }
+    let (_, calibration, dev) = best.unwrap_or_default();
+    Ok(Chosen {
+        thresholds,
+        ekman_thresholds,
+        calibration,
+        dev,
+    })
 }
 
-type Eval = (SplitMetrics, Vec<f32>, Vec<f32>);
-
-/// Metrics on a split; thresholds are chosen on it when none are given.
-fn evaluate(
-    model: &Model,
-    go_feats: &Features,
-    go: &[GoExample],
-    eb_feats: &Features,
-    eb: &[VaExample],
-    thresholds: Option<(&[f32], &[f32])>,
-    device: &Device,
-) -> candle_core::Result<Eval> {
-    let (probs, _) = predict(model, go_feats, device)?;
-    let scores = by_label(&probs, LABELS.len());
-    let gold = gold_flags(go);
-    let e_scores = ekman_scores(&probs);
-    let e_gold = ekman_gold(go);
-    let (t, et) = match thresholds {
-        Some((t, et)) => (t.to_vec(), et.to_vec()),
-        None => (
-            scores
-                .iter()
-                .zip(&gold)
-                .map(|(s, g)| best_threshold(s, g))
-                .collect(),
-            e_scores
-                .iter()
-                .zip(&e_gold)
-                .map(|(s, g)| best_threshold(s, g))
-                .collect(),
-        ),
-    };
-    let (m, _) = macro_f1(&scores, &gold, &t);
-    let (em, _) = macro_f1(&e_scores, &e_gold, &et);
-    let (_, va) = predict(model, eb_feats, device)?;
-    let pv: Vec<f32> = va.iter().map(|v| v[0]).collect();
-    let pa: Vec<f32> = va.iter().map(|v| v[1]).collect();
-    let gv: Vec<f32> = eb.iter().map(|e| e.valence).collect();
-    let ga: Vec<f32> = eb.iter().map(|e| e.arousal).collect();
-    Ok((
-        SplitMetrics {
-            macro_f1: m,
-            ekman_macro_f1: em,
-            pearson_valence: pearson(&pv, &gv),
-            pearson_arousal: pearson(&pa, &ga),
-        },
-        t,
-        et,
-    ))
-}
-
+/// Valence/arousal scores of one calibration on EmoBank, short moods and songs.
 #[allow(clippy::too_many_arguments)]
+fn va_metrics(
+    eb: &Predictions,
+    eb_gold: &[VaExample],
+    moods: &Predictions,
+    moods_gold: &[MoodExample],
+    songs: &Predictions,
+    song_set: &SongSet,
+    calibration: &VaCalibration,
+    thresholds: &[f32],
+) -> SplitMetrics {
+    let eb_points = points(eb, calibration, thresholds);
+    let moods_points = points(moods, calibration, thresholds);
+    let axis = |p: &[[f32; 2]], k: usize| p.iter().map(|x| x[k]).collect::<Vec<f32>>();
+    let mut m = SplitMetrics {
+        pearson_valence: pearson(
+            &axis(&eb_points, 0),
+            &eb_gold.iter().map(|e| e.valence).collect::<Vec<_>>(),
+        ),
+        pearson_arousal: pearson(
+            &axis(&eb_points, 1),
+            &eb_gold.iter().map(|e| e.arousal).collect::<Vec<_>>(),
+        ),
+        moods_quadrant_accuracy: moods_points
+            .iter()
+            .zip(moods_gold)
+            .filter(|(p, g)| Quadrant::of(p[0], p[1]) == g.quadrant)
+            .count() as f64
+            / moods_gold.len().max(1) as f64,
+        moods_pearson_valence: pearson(
+            &axis(&moods_points, 0),
+            &moods_gold.iter().map(|e| e.valence).collect::<Vec<_>>(),
+        ),
+        moods_pearson_arousal: pearson(
+            &axis(&moods_points, 1),
+            &moods_gold.iter().map(|e| e.arousal).collect::<Vec<_>>(),
+        ),
+        ..Default::default()
+    };
+    if !song_set.songs.is_empty() {
+        let pts = points(songs, calibration, thresholds);
+        let valence = song_set.valences(&pts);
+        m.songs_accuracy = Some(super::eval::sign_accuracy(&valence, &song_set.happy));
+        m.songs_roc_auc = Some(roc_auc(&valence, &song_set.happy));
+    }
+    m
+}
+
+/// Scores the written heads through a real engine, on every dev and test split and the demo library: the numbers
+/// `moodtape eval` gives once they ship.
+fn final_scores(
+    files: &ModelFiles,
+    opts: &TrainOptions,
+    d: &Datasets,
+    log: &mut dyn FnMut(&str),
+) -> Result<(SplitMetrics, SplitMetrics, (usize, usize)), TrainError> {
+    let st = opts.out.with_extension("safetensors");
+    let bytes = std::fs::read(&st).map_err(|e| io_err("read", &st, e))?;
+    let path = opts.out.with_extension("json");
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err("read", &path, e))?;
+    let card: Card = serde_json::from_str(&text).map_err(|e| TrainError::Io(e.to_string()))?;
+    let device = Device::Cpu;
+    let (heads, overlay) = Heads::from_bytes(&bytes, &card, &device, HIDDEN)?;
+    let mut encoder = crate::emotion::encoder::Encoder::load(files, &overlay, &device, DType::F32)?;
+    encoder.use_workers(
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8),
+    );
+    let engine = Engine::from_parts(encoder, heads, files.clone(), 32);
+    let e = |err: anyhow::Error| TrainError::Eval(format!("{err:#}"));
+    let mut out = [SplitMetrics::default(), SplitMetrics::default()];
+    for (k, split) in ["dev", "test"].into_iter().enumerate() {
+        let go = super::eval::score_goemotions(&engine, &card, &d.go[k + 1], split).map_err(e)?;
+        let eb = super::eval::score_emobank(&engine, &d.eb[k + 1], split).map_err(e)?;
+        let m = &mut out[k];
+        m.macro_f1 = go.macro_f1;
+        m.ekman_macro_f1 = go.ekman_macro_f1;
+        m.pearson_valence = eb.pearson_valence;
+        m.pearson_arousal = eb.pearson_arousal;
+        if !d.moods[k + 1].is_empty() {
+            let moods = super::eval::score_moods(&engine, &d.moods[k + 1], split).map_err(e)?;
+            m.moods_quadrant_accuracy = moods.quadrant_accuracy;
+            m.moods_pearson_valence = moods.pearson_valence;
+            m.moods_pearson_arousal = moods.pearson_arousal;
+        }
+        if split == "dev" && !d.songs[1].is_empty() {
+            let songs = super::eval::score_musicmood(&engine, &d.songs[1], split).map_err(e)?;
+            m.songs_accuracy = Some(songs.accuracy);
+            m.songs_roc_auc = Some(songs.roc_auc);
+        }
+        log(&format!("{split} (engine): {}", m.line()));
+    }
+    let demo = super::eval::demo(&engine, opts.limit).map_err(e)?;
+    log(&format!(
+        "demo (engine): {} of {} songs in their intended quadrant",
+        demo.in_intended_quadrant, demo.examples
+    ));
+    let [dev, test] = out;
+    Ok((dev, test, (demo.in_intended_quadrant, demo.examples)))
+}
+
+fn write_card(card: &Card, path: &Path) -> Result<(), TrainError> {
+    let json = serde_json::to_string_pretty(card).map_err(|e| TrainError::Io(e.to_string()))?;
+    std::fs::write(path, json + "\n").map_err(|e| io_err("write", path, e))
+}
+
 fn save(
     varmap: &VarMap,
     opts: &TrainOptions,
-    thresholds: &[f32],
-    ekman_thresholds: &[f32],
-    dev: &SplitMetrics,
-    test: &SplitMetrics,
+    chosen: &Chosen,
     epoch: usize,
-    go_train: &[GoExample],
-    eb_train: &[VaExample],
-    va_neutral: [f32; 2],
+    d: &Datasets,
+    seconds: f64,
 ) -> Result<(), TrainError> {
     if let Some(parent) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
     }
     let st = opts.out.with_extension("safetensors");
     varmap.save(&st)?;
+    let sizes = |t: usize, v: usize, s: usize| [t, v, s];
+    let mut data = vec![
+        DataUse {
+            name: "GoEmotions (Demszky et al., 2020)".into(),
+            license: "Apache-2.0".into(),
+            train_dev_test: sizes(d.go[0].len(), d.go[1].len(), d.go[2].len()),
+            used_for: "emotion head; thresholds chosen on dev".into(),
+        },
+        DataUse {
+            name: "EmoBank (Buechel & Hahn, 2017)".into(),
+            license: "CC BY-SA 4.0".into(),
+            train_dev_test: sizes(d.eb[0].len(), d.eb[1].len(), d.eb[2].len()),
+            used_for: "valence/arousal head, as (x - 3) / 2".into(),
+        },
+    ];
+    if opts.use_moods {
+        data.push(DataUse {
+            name: "moodtape short moods (data/moods/short_moods.tsv)".into(),
+            license: "written for moodtape, under the project's license".into(),
+            train_dev_test: sizes(d.moods[0].len(), d.moods[1].len(), d.moods[2].len()),
+            used_for: format!(
+                "valence/arousal head (loss weight {}, seen {} times an epoch); dev for choices, test only scored",
+                opts.moods_weight, opts.moods_repeat
+            ),
+        });
+    }
+    if opts.musicmood.is_some() {
+        data.push(DataUse {
+            name: "MusicMood (Raschka, 2014)".into(),
+            license: "GPL-3.0; used for training and evaluation only, not redistributed".into(),
+            train_dev_test: sizes(d.songs[0].len(), d.songs[1].len(), 0),
+            used_for: format!(
+                "song valence: logistic loss on the token-weighted mean of chunk valences (weight {}); split \
+                 stratified by mood with seed {}; its test set is scored elsewhere",
+                opts.songs_weight,
+                data::MUSICMOOD_SEED
+            ),
+        });
+    }
     let card = Card {
         format: 1,
         encoder: "sentence-transformers/all-MiniLM-L6-v2".into(),
         encoder_sha256: crate::emotion::ENCODER_SHA256.into(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
-        thresholds: thresholds.iter().map(|t| (t * 100.0).round() / 100.0).collect(),
+        thresholds: chosen.thresholds.clone(),
         ekman: EKMAN.iter().map(|s| s.to_string()).collect(),
-        ekman_thresholds: ekman_thresholds.iter().map(|t| (t * 100.0).round() / 100.0).collect(),
+        ekman_thresholds: chosen.ekman_thresholds.clone(),
         va_scale: VA_SCALE,
-        va_prior_weight: VA_PRIOR_WEIGHT,
-        va_neutral,
+        va_prior_weight: chosen.calibration.prior_weight,
+        va_neutral: chosen.calibration.neutral,
         emotion_hidden: opts.emotion_hidden,
         va_hidden: opts.va_hidden,
-        tuned_layers: vec![TUNED_LAYER],
-        data: vec![
-            format!("GoEmotions (Demszky et al., 2020), train split ({} texts), thresholds on dev", go_train.len()),
-            format!("EmoBank (Buechel & Hahn, 2017), train split ({} texts), valence/arousal as (x - 3) / 2", eb_train.len()),
-        ],
+        tuned_layers: (opts.tune_from..LAYERS).collect(),
+        data: data
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TrainError::Io(e.to_string()))?,
         training: serde_json::json!({
             "epochs_run": epoch,
             "epochs": opts.epochs,
             "seed": opts.seed,
             "batch_size": opts.batch_size,
+            "songs_per_batch": opts.songs_per_batch,
+            "goemotions_per_epoch": go_per_epoch_label(opts),
+            "tune_from": opts.tune_from,
+            "moods_weight": opts.moods_weight,
+            "goemotions_va_weight": opts.go_va_weight,
+            "moods_repeat": opts.moods_repeat,
+            "songs_weight": opts.songs_weight,
             "max_tokens": opts.max_tokens,
             "lr_layer": opts.lr_layer,
             "lr_heads": opts.lr_heads,
-            "loss": "class-balanced BCE (pos_weight = sqrt(neg/pos), 1..10) + MSE on valence/arousal",
-            "fine_tuned": format!("encoder layer {TUNED_LAYER} and both heads; layers 0-{} frozen", TUNED_LAYER - 1),
+            "limit": opts.limit,
+            "loss": "class-balanced BCE on the 28 labels (pos_weight = sqrt(neg/pos), 1..10) + MSE on valence/arousal \
+                     (EmoBank, short moods, and GoEmotions texts at the mean LABEL_VA point of their labels) + \
+                     logistic loss on song valence (MusicMood)",
+            "fine_tuned": format!(
+                "encoder layers {}-{} and both heads; layers below {} frozen",
+                opts.tune_from,
+                LAYERS - 1,
+                opts.tune_from
+            ),
+            "chosen_on_dev": "the epoch, the thresholds, and va_prior_weight (grid 0-0.4 per axis)",
+            "seconds_at_save": seconds.round(),
         }),
-        metrics: serde_json::json!({ "dev": dev, "test": test }),
+        metrics: serde_json::json!({ "dev_during_training": chosen.dev }),
     };
-    let json = serde_json::to_string_pretty(&card).map_err(|e| TrainError::Io(e.to_string()))?;
-    let path = opts.out.with_extension("json");
-    std::fs::write(&path, json + "\n").map_err(|e| io_err("write", &path, e))?;
-    Ok(())
+    write_card(&card, &opts.out.with_extension("json"))
 }
 
 /// The frozen layers' outputs for every set, from the cache when it holds them.
 fn frozen_features(
     files: &ModelFiles,
-    sets: &[(&str, Vec<&str>)],
+    sets: &[(&str, Vec<&str>, usize)],
     opts: &TrainOptions,
     device: &Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<Features>, TrainError> {
     let mut h = Sha256::new();
     h.update(crate::emotion::ENCODER_SHA256.as_bytes());
-    h.update(format!("layers<{TUNED_LAYER} max{}", opts.max_tokens).as_bytes());
-    for (name, texts) in sets {
-        h.update(name.as_bytes());
+    h.update(format!("layers<{}", opts.tune_from).as_bytes());
+    for (name, texts, max) in sets {
+        h.update(format!("{name} max{max}").as_bytes());
         for t in texts {
             h.update(t.as_bytes());
             h.update([0]);
@@ -790,18 +1328,18 @@ fn frozen_features(
         std::fs::read_to_string(files.config()).map_err(|e| io_err("read", &files.config(), e))?;
     let mut config: candle_transformers::models::bert::Config = serde_json::from_str(&config_text)
         .map_err(|e| TrainError::Io(format!("bad config.json: {e}")))?;
-    config.num_hidden_layers = TUNED_LAYER;
+    config.num_hidden_layers = opts.tune_from;
     // SAFETY: the weights file was verified against its sha256 and is not modified while moodtape runs.
     let vb =
         unsafe { VarBuilder::from_mmaped_safetensors(&[files.weights()], DType::F32, device) }?;
     let model = candle_transformers::models::bert::BertModel::load(vb, &config)?;
     let tokenizer = crate::emotion::encoder::load_tokenizer(&files.tokenizer())?;
     let mut out = Vec::new();
-    let total: usize = sets.iter().map(|(_, t)| t.len()).sum();
+    let total: usize = sets.iter().map(|(_, t, _)| t.len()).sum();
     let mut done = 0usize;
     let t0 = Instant::now();
-    for (name, texts) in sets {
-        let ids = crate::emotion::encoder::tokenize_with(&tokenizer, texts, opts.max_tokens)?;
+    for (name, texts, max) in sets {
+        let ids = crate::emotion::encoder::tokenize_with(&tokenizer, texts, *max)?;
         let mut per: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
         for batch in crate::emotion::encoder::length_batches(&ids, 64) {
             let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();

@@ -9,8 +9,8 @@ mod song;
 pub use feedback::Feedback;
 pub use lyrics::{lrc_line_text, lyrics_hash, LyricsMiss, LyricsRecord};
 pub use mood::{
-    ekman_group, mood_key, ChunkMood, LabelScore, MoodReading, MoodSummary, Quadrant, SongMood,
-    TextMood, EKMAN, LABELS,
+    ekman_group, ekman_scores, mood_key, ChunkMood, LabelScore, MoodNote, MoodReading, MoodSkip,
+    MoodSummary, Quadrant, SongMood, TextMood, EKMAN, LABELS, LOW_CONFIDENCE,
 };
 pub use song::{
     format_duration, hex, identity_name, normalize_name, path_bytes, FileStamp, Location,

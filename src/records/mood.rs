@@ -53,6 +53,15 @@ pub fn ekman_group(label: usize) -> usize {
     }
 }
 
+/// Ekman group scores from the 28 label probabilities (see [`MoodReading::ekman`]).
+pub fn ekman_scores(emotions: &[f32]) -> [f32; 7] {
+    let mut absent = [1f32; 7];
+    for (i, p) in emotions.iter().enumerate().take(LABELS.len()) {
+        absent[ekman_group(i)] *= 1.0 - p.clamp(0.0, 1.0);
+    }
+    absent.map(|q| 1.0 - q)
+}
+
 /// The four quadrants of the valence/arousal plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Quadrant {
@@ -170,18 +179,20 @@ impl MoodReading {
         self.top(2).into_iter().find(|l| l.label != "neutral")
     }
 
-    /// Scores of the Ekman groups: each group's strongest member.
+    /// Scores of the Ekman groups: the chance that any of a group's labels is present, taking the labels as
+    /// independent (noisy-or). A group of twelve labels (joy) read at 0.3 each is more likely than one label at
+    /// 0.3; on GoEmotions dev this scores the groups better than their strongest member alone.
     pub fn ekman(&self) -> [f32; 7] {
-        let mut out = [0f32; 7];
-        for (i, p) in self.emotions.iter().enumerate().take(LABELS.len()) {
-            let g = ekman_group(i);
-            out[g] = out[g].max(*p);
-        }
-        out
+        ekman_scores(&self.emotions)
     }
 }
 
-/// What lists and the map need from a song's analysis: its point, quadrant and strongest emotion.
+/// A song read with less confidence than this is marked (dimmed in the library and on the map): its chunks pull
+/// apart or nothing in it stands out. A chosen line, not a measured one; `moodtape eval musicmood` shows how
+/// accuracy follows confidence.
+pub const LOW_CONFIDENCE: f32 = 0.3;
+
+/// What lists and the map need from a song's analysis: its point, quadrant, strongest emotion and confidence.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MoodSummary {
     pub valence: f32,
@@ -190,9 +201,29 @@ pub struct MoodSummary {
     /// The strongest label other than neutral, as an index into [`LABELS`], and its score.
     top_label: Option<u8>,
     top_score: f32,
+    /// The song's [`SongMood::confidence`]; 1 for a reading with none (a typed mood).
+    #[serde(default = "full_confidence")]
+    pub confidence: f32,
+}
+
+fn full_confidence() -> f32 {
+    1.0
 }
 
 impl MoodSummary {
+    /// The summary of a song's analysis, with its confidence.
+    pub fn of_song(mood: &SongMood) -> MoodSummary {
+        MoodSummary {
+            confidence: mood.confidence,
+            ..MoodSummary::of(&mood.reading)
+        }
+    }
+
+    /// True when the reading is too unsure to be shown as plainly as the others.
+    pub fn is_unsure(&self) -> bool {
+        self.confidence < LOW_CONFIDENCE
+    }
+
     pub fn of(reading: &MoodReading) -> MoodSummary {
         let top = reading.top_emotion().and_then(|l| {
             LABELS
@@ -206,6 +237,7 @@ impl MoodSummary {
             quadrant: reading.quadrant(),
             top_label: top.map(|(i, _)| i as u8),
             top_score: top.map_or(0.0, |(_, s)| s),
+            confidence: 1.0,
         }
     }
 
@@ -236,6 +268,86 @@ pub struct SongMood {
     pub embedding: Vec<f32>,
     pub chunks: Vec<ChunkMood>,
     pub analyzed_at: u64,
+    /// How far the reading can be trusted, 0..1: high when the chunks agree and the mood is clear, low when
+    /// verses pull in different directions or nothing stands out. Analyses stored before it existed read 0.
+    #[serde(default)]
+    pub confidence: f32,
+    /// The language the lyrics were found to be in (ISO 639-1, e.g. "es"), when the text was long enough to tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Set when the song was not read at all: then `reading`, `embedding` and `chunks` are empty and mean nothing.
+    /// Stored like an analysis so the job does not try the song again until its lyrics or the model change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mood_skipped: Option<MoodSkip>,
+}
+
+/// Why a song with lyrics has no mood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoodSkip {
+    /// The lyrics are (mostly) in a language the model does not read.
+    Language,
+}
+
+impl MoodSkip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoodSkip::Language => "language",
+        }
+    }
+}
+
+impl SongMood {
+    /// The record of a song left unread because its lyrics are in `language`.
+    pub fn skipped_for_language(
+        model_key: &str,
+        lyrics_hash: &str,
+        language: String,
+        now: u64,
+    ) -> SongMood {
+        SongMood {
+            model_key: model_key.to_string(),
+            lyrics_hash: lyrics_hash.to_string(),
+            reading: MoodReading {
+                emotions: Vec::new(),
+                valence: 0.0,
+                arousal: 0.0,
+            },
+            embedding: Vec::new(),
+            chunks: Vec::new(),
+            analyzed_at: now,
+            confidence: 0.0,
+            language: Some(language),
+            mood_skipped: Some(MoodSkip::Language),
+        }
+    }
+
+    /// True when the song has a reading (it was not skipped).
+    pub fn is_read(&self) -> bool {
+        self.mood_skipped.is_none()
+    }
+}
+
+/// What a list says of a song's analysis beside its reading: how far to trust it, its language, or why it was
+/// not read. Light enough to send for every song of a library.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MoodNote {
+    #[serde(default)]
+    pub confidence: Option<f32>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub mood_skipped: Option<MoodSkip>,
+}
+
+impl MoodNote {
+    pub fn of(mood: &SongMood) -> MoodNote {
+        MoodNote {
+            confidence: mood.is_read().then_some(mood.confidence),
+            language: mood.language.clone(),
+            mood_skipped: mood.mood_skipped,
+        }
+    }
 }
 
 /// The key of a song's analysis in the moods tree.
@@ -267,6 +379,57 @@ mod tests {
         assert_eq!(group("curiosity"), "surprise");
         assert_eq!(group("neutral"), "neutral");
         assert_eq!(group("disgust"), "disgust");
+    }
+
+    #[test]
+    fn analyses_stored_before_confidence_still_read() {
+        let old = r#"{"model_key":"k","lyrics_hash":"h","reading":{"emotions":[0.1],"valence":0.2,"arousal":-0.1},
+                     "embedding":[1.0],"chunks":[],"analyzed_at":5}"#;
+        let mood: SongMood = serde_json::from_str(old).unwrap();
+        assert_eq!(mood.confidence, 0.0);
+        assert_eq!(mood.analyzed_at, 5);
+        assert!(mood.is_read() && mood.language.is_none());
+    }
+
+    #[test]
+    fn a_skip_keeps_its_language_and_says_why() {
+        let skip = SongMood::skipped_for_language("k", "h", "es".into(), 7);
+        let json = serde_json::to_value(&skip).unwrap();
+        assert_eq!(json["language"], "es");
+        assert_eq!(json["mood_skipped"], "language");
+        let back: SongMood = serde_json::from_value(json).unwrap();
+        assert!(!back.is_read());
+        let note = MoodNote::of(&back);
+        assert_eq!(note.confidence, None);
+        assert_eq!(note.mood_skipped, Some(MoodSkip::Language));
+    }
+
+    #[test]
+    fn summaries_carry_confidence() {
+        let mut mood = SongMood::skipped_for_language("k", "h", "en".into(), 7);
+        mood.mood_skipped = None;
+        mood.confidence = 0.1;
+        assert!(MoodSummary::of_song(&mood).is_unsure());
+        mood.confidence = 0.9;
+        assert!(!MoodSummary::of_song(&mood).is_unsure());
+        assert!(!MoodSummary::of(&mood.reading).is_unsure());
+    }
+
+    #[test]
+    fn ekman_groups_combine_their_labels() {
+        let mut emotions = vec![0.0; 28];
+        emotions[17] = 0.5; // joy
+        emotions[1] = 0.5; // amusement
+        emotions[2] = 0.4; // anger
+        let e = MoodReading {
+            emotions,
+            valence: 0.0,
+            arousal: 0.0,
+        }
+        .ekman();
+        assert!((e[3] - 0.75).abs() < 1e-6, "joy group {}", e[3]);
+        assert!((e[0] - 0.4).abs() < 1e-6, "anger group {}", e[0]);
+        assert_eq!(e[5], 0.0);
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::lyrics::{FetchProgress, FetchSummary};
 use crate::player::{ImportReport, PlayerOp, QueueReport};
 use crate::recommend::Pick;
 use crate::records::{
-    Feedback, LyricsRecord, MoodReading, MoodSummary, Quadrant, Song, SongId, SongMood, TextMood,
+    Feedback, LyricsRecord, MoodNote, MoodReading, MoodSummary, Quadrant, Song, SongId, SongMood,
+    TextMood,
 };
 use crate::store::CheckReport;
 
@@ -81,6 +82,9 @@ pub struct PlaylistRequest {
 pub struct Entry {
     pub pick: Pick,
     pub reading: MoodReading,
+    /// How far the song's reading can be trusted, and its language.
+    #[serde(default)]
+    pub note: MoodNote,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -88,6 +92,9 @@ pub struct Playlist {
     pub entries: Vec<Entry>,
     /// Songs without an analysis, when asked for.
     pub unanalyzed: Vec<Song>,
+    /// The language of each unanalyzed song left unread for it (by song id).
+    #[serde(default)]
+    pub skipped: BTreeMap<SongId, String>,
 }
 
 impl Playlist {
@@ -106,6 +113,9 @@ impl Playlist {
 pub struct SongInfo {
     pub song: Song,
     pub reading: Option<MoodReading>,
+    /// Its confidence and language, or why it has no reading.
+    #[serde(default)]
+    pub note: MoodNote,
 }
 
 /// Counts of the library, for `library stats` and status bars.
@@ -115,6 +125,9 @@ pub struct LibraryStats {
     pub with_lyrics: usize,
     pub instrumental: usize,
     pub analyzed: usize,
+    /// Songs left unread because their lyrics are in a language the model does not read.
+    #[serde(default)]
+    pub skipped_language: usize,
     pub by_quadrant: BTreeMap<String, usize>,
     pub database: String,
     pub model: String,
@@ -298,6 +311,9 @@ pub enum Answer {
     },
     MoodSummaries {
         moods: Vec<(SongId, MoodSummary)>,
+        /// Songs left unread for their language, with it.
+        #[serde(default)]
+        skipped: Vec<(SongId, String)>,
     },
     Detail(Detail),
     Song {
@@ -319,6 +335,9 @@ pub enum Answer {
     Lyrics {
         song: Song,
         record: Option<LyricsRecord>,
+        /// What the current model made of these lyrics: confidence and language, or why it read no mood.
+        #[serde(default)]
+        note: Option<MoodNote>,
     },
     Analyzed(AnalyzeSummary),
     Scanned(ScanSummary),

@@ -73,6 +73,9 @@ pub enum Event {
     /// New analyses were stored.
     Moods {
         moods: Vec<(SongId, MoodSummary)>,
+        /// Songs found to be in a language the model does not read, with it.
+        #[serde(default)]
+        skipped: Vec<(SongId, String)>,
     },
     /// A like or dislike was kept.
     Feedback {

@@ -11,7 +11,7 @@ use super::calls::*;
 use super::events::{Event, JobKind, JobStatus};
 use super::Session;
 use crate::emotion::analyze::{self, AnalyzeError, AnalyzeSummary, Which};
-use crate::emotion::{model_key, stored_mood};
+use crate::emotion::{model_key, stored_analysis, stored_mood};
 use crate::library::import::{ColumnMap, ImportSummary};
 use crate::library::scan::ScanSummary;
 use crate::library::search;
@@ -19,7 +19,8 @@ use crate::lyrics::{FetchOptions, FetchSummary};
 use crate::player::ImportReport;
 use crate::recommend::{self as rec, Target};
 use crate::records::{
-    normalize_name, now_s, MoodReading, MoodSummary, Song, SongId, TextMood, LABELS,
+    normalize_name, now_s, MoodNote, MoodReading, MoodSummary, Song, SongId, SongMood, TextMood,
+    LABELS,
 };
 use crate::sanitize::clean_line;
 
@@ -45,9 +46,10 @@ pub(super) fn dispatch(
         Call::Library => Answer::Library {
             songs: s.store.all_songs()?,
         },
-        Call::MoodSummaries { ids } => Answer::MoodSummaries {
-            moods: s.mood_summaries(&ids)?,
-        },
+        Call::MoodSummaries { ids } => {
+            let (moods, skipped) = s.mood_summaries(&ids)?;
+            Answer::MoodSummaries { moods, skipped }
+        }
         Call::Detail { id } => Answer::Detail(s.detail(&id)?),
         Call::Resolve { query } => Answer::Song {
             song: s.resolve(&query)?,
@@ -72,7 +74,8 @@ pub(super) fn dispatch(
         Call::Lyrics { query } => {
             let song = s.resolve(&query)?;
             let record = s.store.lyrics.get(song.id.as_str())?;
-            Answer::Lyrics { song, record }
+            let note = stored_analysis(&s.store, &model_key(), &song)?.map(|m| MoodNote::of(&m));
+            Answer::Lyrics { song, record, note }
         }
         Call::Analyze { which } => {
             Answer::Analyzed(s.make_ready(false, None, which, false, progress, cancel)?)
@@ -133,6 +136,9 @@ pub(super) fn dispatch(
     })
 }
 
+/// Songs left unread for their language, with it.
+type Skipped = Vec<(SongId, String)>;
+
 impl Session {
     /// Every song with its reading, or the best fuzzy matches of `query`, at most `limit`.
     pub fn songs(
@@ -153,10 +159,13 @@ impl Session {
         picked
             .into_iter()
             .map(|song| {
-                let reading = stored_mood(&self.store, &key, song)?.map(|m| m.reading);
+                let analysis = stored_analysis(&self.store, &key, song)?;
+                let note = analysis.as_ref().map(MoodNote::of).unwrap_or_default();
+                let reading = analysis.filter(SongMood::is_read).map(|m| m.reading);
                 Ok(SongInfo {
                     song: song.clone(),
                     reading,
+                    note,
                 })
             })
             .collect()
@@ -166,9 +175,14 @@ impl Session {
         let songs = self.store.all_songs()?;
         let key = model_key();
         let mut by_quadrant = BTreeMap::new();
-        let mut analyzed = 0;
+        let (mut analyzed, mut skipped_language) = (0, 0);
         for song in &songs {
-            if let Some(m) = stored_mood(&self.store, &key, song)? {
+            let Some(m) = stored_analysis(&self.store, &key, song)? else {
+                continue;
+            };
+            if !m.is_read() {
+                skipped_language += 1;
+            } else {
                 analyzed += 1;
                 *by_quadrant
                     .entry(m.reading.quadrant().code().to_string())
@@ -180,33 +194,39 @@ impl Session {
             with_lyrics: songs.iter().filter(|s| s.has_lyrics()).count(),
             instrumental: songs.iter().filter(|s| s.instrumental).count(),
             analyzed,
+            skipped_language,
             by_quadrant,
             database: self.store.path().display().to_string(),
             model: key,
         })
     }
 
-    /// The analyses of these songs, summed up; songs without one are left out.
-    pub fn mood_summaries(&self, ids: &[SongId]) -> anyhow::Result<Vec<(SongId, MoodSummary)>> {
+    /// The analyses of these songs, summed up, and the songs left unread for their language (with it); songs
+    /// without an analysis are left out.
+    pub fn mood_summaries(
+        &self,
+        ids: &[SongId],
+    ) -> anyhow::Result<(Vec<(SongId, MoodSummary)>, Skipped)> {
         let key = model_key();
-        let mut out = Vec::with_capacity(ids.len());
+        let (mut moods, mut skipped) = (Vec::with_capacity(ids.len()), Vec::new());
         for id in ids {
             let Some(song) = self.store.song(id)? else {
                 continue;
             };
-            match stored_mood(&self.store, &key, &song) {
-                Ok(Some(m)) => out.push((id.clone(), MoodSummary::of(&m.reading))),
+            match stored_analysis(&self.store, &key, &song) {
+                Ok(Some(m)) if m.is_read() => moods.push((id.clone(), MoodSummary::of_song(&m))),
+                Ok(Some(m)) => skipped.push((id.clone(), m.language.unwrap_or_default())),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(song = %id, error = %e, "unreadable analysis"),
             }
         }
-        Ok(out)
+        Ok((moods, skipped))
     }
 
     pub fn detail(&self, id: &SongId) -> anyhow::Result<Detail> {
         let lyrics = self.store.lyrics.get(id.as_str())?;
         let mood = match self.store.song(id)? {
-            Some(song) => stored_mood(&self.store, &model_key(), &song)?,
+            Some(song) => stored_analysis(&self.store, &model_key(), &song)?,
             None => None,
         };
         Ok(Detail { lyrics, mood })
@@ -347,10 +367,16 @@ impl Session {
                 });
                 if !stored.is_empty() {
                     self.forget_pool();
+                    let (read, skipped): (Vec<_>, Vec<_>) =
+                        stored.iter().partition(|(_, m)| m.is_read());
                     self.publish(Event::Moods {
-                        moods: stored
-                            .iter()
-                            .map(|(id, m)| (id.clone(), MoodSummary::of(&m.reading)))
+                        moods: read
+                            .into_iter()
+                            .map(|(id, m)| (id.clone(), MoodSummary::of_song(m)))
+                            .collect(),
+                        skipped: skipped
+                            .into_iter()
+                            .map(|(id, m)| (id.clone(), m.language.clone().unwrap_or_default()))
                             .collect(),
                     });
                 }
@@ -523,6 +549,16 @@ impl Session {
             Mode::Near { valence, arousal } => rec::near(cands, *valence, *arousal, limit, w, fb),
             Mode::Like { song } => {
                 let seed = self.resolve(song)?;
+                if let Some(lang) = stored_analysis(&self.store, &model_key(), &seed)?
+                    .filter(|m| !m.is_read())
+                    .and_then(|m| m.language)
+                {
+                    bail!(
+                        "{} has lyrics in {}, a language the model does not read, so it has no mood; pick another song",
+                        seed.display_name(),
+                        crate::emotion::language::name(&lang)
+                    );
+                }
                 ensure!(
                     cands.iter().any(|c| c.song.id == seed.id),
                     "{} has no mood analysis (it needs lyrics); pick another song",
@@ -531,33 +567,46 @@ impl Session {
                 rec::like(cands, &seed.id, limit, w, fb)
             }
         };
-        let reading_of: HashMap<&SongId, &MoodReading> = cands
-            .iter()
-            .map(|c| (&c.song.id, &c.mood.reading))
-            .collect();
+        let mood_of: HashMap<&SongId, &SongMood> =
+            cands.iter().map(|c| (&c.song.id, &c.mood)).collect();
         let entries = picks
             .into_iter()
             .map(|pick| {
-                let reading = reading_of.get(&pick.song.id).map_or_else(
+                let mood = mood_of.get(&pick.song.id);
+                let reading = mood.map_or_else(
                     || point_reading(pick.valence, pick.arousal),
-                    |r| (*r).clone(),
+                    |m| m.reading.clone(),
                 );
-                Entry { pick, reading }
+                let note = mood.map(|m| MoodNote::of(m)).unwrap_or_default();
+                Entry {
+                    pick,
+                    reading,
+                    note,
+                }
             })
             .collect();
-        let unanalyzed = if req.include_unanalyzed {
+        // Songs with no mood (no lyrics, not analyzed yet, or in a language the model does not read) are never
+        // in a playlist; asked for, they are listed after it.
+        let (mut unanalyzed, mut skipped) = (Vec::new(), BTreeMap::new());
+        if req.include_unanalyzed {
             let have: HashSet<&SongId> = cands.iter().map(|c| &c.song.id).collect();
-            self.store
-                .all_songs()?
-                .into_iter()
-                .filter(|s| !have.contains(&s.id))
-                .collect()
-        } else {
-            Vec::new()
-        };
+            let key = model_key();
+            for song in self.store.all_songs()? {
+                if have.contains(&song.id) {
+                    continue;
+                }
+                if let Some(m) = stored_analysis(&self.store, &key, &song)? {
+                    if let (false, Some(lang)) = (m.is_read(), m.language) {
+                        skipped.insert(song.id.clone(), lang);
+                    }
+                }
+                unanalyzed.push(song);
+            }
+        }
         Ok(Playlist {
             entries,
             unanalyzed,
+            skipped,
         })
     }
 

@@ -223,8 +223,11 @@ fn load_moods(core: &Core, ids: Vec<SongId>, tx: &Sender<Action>, stop: &AtomicB
             ids: slice.to_vec(),
         };
         match core.call(call, &mut |_| {}, stop) {
-            Ok(Answer::MoodSummaries { moods }) => {
+            Ok(Answer::MoodSummaries { moods, skipped }) => {
                 if !moods.is_empty() && tx.send(Action::Reply(Reply::Moods(moods))).is_err() {
+                    return;
+                }
+                if !skipped.is_empty() && tx.send(Action::Reply(Reply::Skipped(skipped))).is_err() {
                     return;
                 }
             }

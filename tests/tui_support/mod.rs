@@ -126,6 +126,9 @@ pub fn song_mood(i: usize, lyrics: &LyricsRecord, q: Quadrant) -> SongMood {
         embedding: vec![0.0; 8],
         chunks,
         analyzed_at: 0,
+        confidence: 0.9,
+        language: None,
+        mood_skipped: None,
     }
 }
 
@@ -184,6 +187,7 @@ pub fn picks(app: &App, n: usize) -> Vec<Entry> {
                     valence: m.valence,
                     arousal: m.arousal,
                 },
+                note: Default::default(),
             }
         })
         .collect()
@@ -368,7 +372,10 @@ pub fn running(kind: JobKind, done: usize, total: usize, rate: f64, eta_s: Optio
 
 /// New analyses stored by the core.
 pub fn moods_stored(moods: Vec<(moodtape::records::SongId, MoodSummary)>) -> Action {
-    Action::Service(Event::Moods { moods })
+    Action::Service(Event::Moods {
+        moods,
+        skipped: Vec::new(),
+    })
 }
 
 /// Analyses the core just stored: the first analyzed song's again, as a new analysis would come.

@@ -114,6 +114,8 @@ pub enum Reply {
     Library(Vec<Song>),
     /// Stored analyses of songs, by id (at startup and after a reload, in slices).
     Moods(Vec<(SongId, MoodSummary)>),
+    /// Songs left unread for their language, with it (as [`Reply::Moods`]).
+    Skipped(Vec<(SongId, String)>),
     /// Every stored analysis has been read.
     MoodsLoaded,
     /// A line for the status bar: what a finished action did.
@@ -139,6 +141,8 @@ pub struct App {
     pub songs: Vec<Song>,
     /// The analysis of each song (same index as `songs`), once known.
     pub moods: Vec<Option<MoodSummary>>,
+    /// Songs left unread because their lyrics are in a language the model does not read, with that language.
+    pub skipped: HashMap<SongId, String>,
     index: HashMap<SongId, usize>,
     pub focus: Pane,
     /// The pane to return to when leaving the mood input.
@@ -167,6 +171,7 @@ impl App {
         let n = songs.len();
         let mut app = App {
             moods: vec![None; n],
+            skipped: HashMap::new(),
             index: index_of(&songs),
             songs,
             focus: Pane::Library,
@@ -577,7 +582,9 @@ impl App {
         let Some(i) = self.current_song() else { return };
         let song = &self.songs[i];
         if self.moods[i].is_none() {
-            let why = if song.has_lyrics() {
+            let why = if self.skipped.contains_key(&song.id) {
+                "has lyrics in a language the model does not read"
+            } else if song.has_lyrics() {
                 "is not analyzed yet"
             } else {
                 "has no lyrics to read"
@@ -815,6 +822,7 @@ impl App {
                 self.replace_songs(songs);
             }
             Reply::Moods(batch) => self.set_moods(batch),
+            Reply::Skipped(batch) => self.set_skipped(batch),
             Reply::MoodsLoaded => self.jobs.loading_moods = false,
             Reply::Notice(text) => self.message(false, &text),
             Reply::Failed(text) => self.message(true, &text),
@@ -877,8 +885,9 @@ impl App {
             Event::SongsRemoved { .. } | Event::LibraryChanged => {
                 self.effects.push(Effect::ReloadLibrary);
             }
-            Event::Moods { moods } => {
+            Event::Moods { moods, skipped } => {
                 self.set_moods(moods);
+                self.set_skipped(skipped);
                 self.refresh_playlist();
             }
             Event::Feedback { feedback } => {
@@ -910,12 +919,30 @@ impl App {
         }
     }
 
+    /// Songs were found to be in a language the model does not read: they lose any mood they had.
+    fn set_skipped(&mut self, batch: Vec<(SongId, String)>) {
+        if batch.is_empty() {
+            return;
+        }
+        for (id, lang) in batch {
+            if let Some(i) = self.index.get(&id) {
+                self.moods[*i] = None;
+            }
+            if self.lyrics.detail.as_ref().is_some_and(|d| d.id == id) {
+                self.lyrics.wanted = None;
+            }
+            self.skipped.insert(id, lang);
+        }
+        self.map.fit(&self.moods);
+    }
+
     /// Stored analyses came in: the list, the map and sorts by mood follow.
     fn set_moods(&mut self, batch: Vec<(SongId, MoodSummary)>) {
         for (id, summary) in batch {
             if let Some(i) = self.index.get(&id) {
                 self.moods[*i] = Some(summary);
             }
+            self.skipped.remove(&id);
             // The lyrics pane reads the song again to shade it with the new analysis.
             let shown = self.lyrics.detail.as_ref().is_some_and(|d| d.id == id);
             if shown
@@ -923,7 +950,7 @@ impl App {
                     .lyrics
                     .detail
                     .as_ref()
-                    .is_some_and(|d| d.mood.is_none())
+                    .is_some_and(|d| d.mood.as_ref().is_none_or(|m| !m.is_read()))
             {
                 self.lyrics.wanted = None;
             }

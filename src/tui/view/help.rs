@@ -71,7 +71,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         (
             "Library",
-            "▲ Q1 joyful/energetic · ◆ Q2 angry/tense · ▼ Q3 sad/bitter · ● Q4 calm/tender · · not analyzed · ∅ no lyrics · ♪ instrumental",
+            "▲ Q1 joyful/energetic · ◆ Q2 angry/tense · ▼ Q3 sad/bitter · ● Q4 calm/tender · △◇▽○ dim: unsure · · not analyzed · ≠ other language · ∅ no lyrics · ♪ instrumental",
         ),
     ] {
         lines.push(Line::from(vec![

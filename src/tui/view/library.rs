@@ -1,5 +1,6 @@
 //! The library pane: every song with its quadrant, names, duration and top emotion; the fuzzy filter line with the
-//! matched characters highlighted; markers for songs without lyrics or not analyzed yet.
+//! matched characters highlighted; markers for songs without lyrics, not analyzed yet, read with low confidence
+//! (a hollow, dim glyph) or left unread for their language.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -7,12 +8,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::theme::quadrant_glyph;
+use super::theme::{quadrant_glyph, unsure_glyph};
 use super::{fit, fit_marked, pane_block, scroll_offset, Theme};
+use crate::emotion::language;
 use crate::library::search::positions as match_positions;
 use crate::records::format_duration;
 use crate::tui::action::Pane;
 use crate::tui::state::App;
+
+/// The marker of a song whose lyrics are in a language the model does not read.
+pub const OTHER_LANGUAGE_MARK: &str = "≠";
 
 /// Rows above the list: the filter line (when a filter is on or being typed) and the column header.
 pub fn header_rows(app: &App) -> u16 {
@@ -27,12 +32,14 @@ fn show_filter(app: &App) -> bool {
 pub fn marker(app: &App, i: usize, theme: &Theme) -> (&'static str, Style) {
     let song = &app.songs[i];
     match app.moods[i] {
+        Some(m) if m.is_unsure() => (unsure_glyph(m.quadrant), theme.dim()),
         Some(m) => (
             quadrant_glyph(m.quadrant),
             Style::default().fg(theme.quadrant(m.quadrant)),
         ),
         None if song.instrumental => ("♪", theme.dim()),
         None if !song.has_lyrics() => ("∅", theme.dim()),
+        None if app.skipped.contains_key(&song.id) => (OTHER_LANGUAGE_MARK, theme.dim()),
         None => ("·", theme.dim()),
     }
 }
@@ -191,10 +198,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Some(m) => m.top().map(|t| t.0).unwrap_or("neutral").to_string(),
                 None if song.instrumental => "instrumental".into(),
                 None if !song.has_lyrics() => "no lyrics".into(),
-                None => "not analyzed".into(),
+                None => match app.skipped.get(&song.id) {
+                    Some(lang) => format!("{} lyrics", language::name(lang)),
+                    None => "not analyzed".into(),
+                },
             };
             let style = match app.moods[i] {
-                Some(m) if !(selected && focused) => base.fg(theme.quadrant(m.quadrant)),
+                Some(m) if !(m.is_unsure() || selected && focused) => {
+                    base.fg(theme.quadrant(m.quadrant))
+                }
                 _ => dim,
             };
             spans.push(Span::styled(" ", base));

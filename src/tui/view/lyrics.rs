@@ -7,9 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::theme::quadrant_glyph;
+use super::theme::{quadrant_glyph, unsure_glyph};
 use super::{pane_block, Theme};
+use crate::emotion::language;
 use crate::records::ChunkMood;
+use crate::records::LOW_CONFIDENCE;
 use crate::tui::action::Pane;
 use crate::tui::state::App;
 
@@ -31,12 +33,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Style::default().fg(theme.fg),
         ));
     }
-    if let Some(m) = detail.and_then(|d| d.mood.as_ref()) {
+    if let Some(m) = detail.and_then(|d| d.mood.as_ref().filter(|m| m.is_read())) {
         let q = m.reading.quadrant();
         let top = m.reading.top_emotion().map(|l| l.label).unwrap_or_default();
+        let unsure = m.confidence < LOW_CONFIDENCE;
+        let style = if unsure {
+            theme.dim()
+        } else {
+            Style::default().fg(theme.quadrant(q))
+        };
+        let glyph = if unsure {
+            unsure_glyph(q)
+        } else {
+            quadrant_glyph(q)
+        };
+        let doubt = if unsure { "(unsure) " } else { "" };
         extra.push(Span::styled(
-            format!("{} {} {} ", quadrant_glyph(q), q.code(), top),
-            Style::default().fg(theme.quadrant(q)),
+            format!("{glyph} {} {top} {doubt}", q.code()),
+            style,
         ));
     }
     let block = pane_block(Pane::Lyrics, extra, area.width, app, theme);
@@ -65,9 +79,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let sung = super::playing::sung_line(app, std::time::Instant::now());
     let sung_style = Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED);
     let mut lines = Vec::new();
-    if detail.mood.is_none() {
+    let why_unread = match &detail.mood {
+        None => Some("not analyzed yet: the shading comes with the analysis".to_string()),
+        Some(m) if !m.is_read() => Some(format!(
+            "not analyzed: lyrics in {}, a language the model does not read",
+            m.language
+                .as_deref()
+                .map_or_else(|| "another language".into(), language::name)
+        )),
+        // A mixed song: only its English chunks were read (the others have no shading).
+        Some(m) => m.language.as_deref().filter(|l| *l != "en").map(|l| {
+            format!(
+                "read from its English lines only; the rest is in {}",
+                language::name(l)
+            )
+        }),
+    };
+    if let Some(why) = why_unread {
         lines.push(Line::from(Span::styled(
-            "not analyzed yet: the shading comes with the analysis",
+            why,
             theme.dim().add_modifier(Modifier::ITALIC),
         )));
     }

@@ -73,7 +73,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let wide = inner.width >= 44;
 
     let mut by_quadrant: [Vec<(f64, f64)>; 4] = Default::default();
+    // Songs read with low confidence are drawn dim, under the others.
+    let mut unsure = Vec::new();
     for m in app.moods.iter().flatten() {
+        if m.is_unsure() {
+            unsure.push(on_map(m.valence, m.arousal));
+            continue;
+        }
         let slot = match m.quadrant {
             Quadrant::Q1 => 0,
             Quadrant::Q2 => 1,
@@ -117,6 +123,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 ));
             }
             ctx.layer();
+            ctx.draw(&Points {
+                coords: &unsure,
+                color: theme.dim,
+            });
             for (slot, q) in Quadrant::ALL.iter().enumerate() {
                 ctx.draw(&Points {
                     coords: &by_quadrant[slot],

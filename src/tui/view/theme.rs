@@ -300,6 +300,16 @@ impl Theme {
 }
 
 /// A glyph for each quadrant, so the quadrant reads without colour too.
+/// The hollow glyph of a quadrant, for a song read with low confidence.
+pub fn unsure_glyph(q: Quadrant) -> &'static str {
+    match q {
+        Quadrant::Q1 => "△",
+        Quadrant::Q2 => "◇",
+        Quadrant::Q3 => "▽",
+        Quadrant::Q4 => "○",
+    }
+}
+
 pub fn quadrant_glyph(q: Quadrant) -> &'static str {
     match q {
         Quadrant::Q1 => "▲",
