@@ -82,6 +82,8 @@ pub struct Library {
     pub(super) resort: bool,
     artist_keys: Option<Vec<String>>,
     title_keys: Option<Vec<String>>,
+    /// The fuzzy matcher the filter uses.
+    pub engine: search::Engine,
 }
 
 impl Library {
@@ -101,6 +103,7 @@ impl Library {
             resort: true,
             artist_keys: None,
             title_keys: None,
+            engine: search::Engine::default(),
         }
     }
 
@@ -200,11 +203,10 @@ impl Library {
         let Some(job) = self.job.as_mut() else {
             return;
         };
-        let matcher = search::matcher();
         let end = (job.pos + budget).min(job.todo.len());
-        for &i in &job.todo[job.pos..end] {
-            if let Some(song) = songs.get(i as usize) {
-                if let Some(score) = search::score(&matcher, song, &job.query) {
+        if let Some(mut scorer) = search::Scorer::new(self.engine, &job.query) {
+            for &i in &job.todo[job.pos..end] {
+                if let Some(score) = songs.get(i as usize).and_then(|s| scorer.score(s)) {
                     job.hits.push((i, score));
                 }
             }
