@@ -34,10 +34,11 @@ fn too_long(query: &str) -> bool {
 /// Which fuzzy matcher scores songs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
-    /// fuzzy-matcher's skim algorithm (`SkimMatcherV2`), case-insensitive.
-    #[default]
+    /// fuzzy-matcher's skim algorithm (`SkimMatcherV2`), case-insensitive: the reference `bench ui` compares with.
     Skim,
-    /// nucleo's matcher (fzf's algorithm), case-insensitive, accents folded.
+    /// nucleo's matcher (fzf's algorithm), case-insensitive, accents folded: three to four times faster on a big
+    /// library, with rankings as good (see the README's performance section).
+    #[default]
     Nucleo,
 }
 
