@@ -86,8 +86,23 @@ pub fn open_app(ctx: &Context, core: &Core, keymap: Keymap) -> anyhow::Result<Ap
     if let Link::Remote(client) = &core.link {
         app.jobs.attached_to = Some(client.hello.pid);
     }
+    release_freed_memory();
     Ok(app)
 }
+
+/// Opening read the whole database once (the store counts every record; the library is decoded in full), and
+/// `main` tells glibc to keep freed memory for the model's tensors: what that reading freed would stay resident
+/// for the whole session (about 200 MB at 100k songs). It goes back to the system here, once.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only returns free heap pages to the system; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
 
 /// Closes the core once the workers let go of it (they were given up to the shutdown wait).
 fn close(core: Arc<Core>) {
