@@ -4,7 +4,7 @@
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization};
-use nucleo_matcher::{Config, Matcher, Utf32Str};
+use nucleo_matcher::{Config, Matcher, Utf32Str, Utf32String};
 
 use crate::records::Song;
 
@@ -47,6 +47,29 @@ impl Engine {
         match self {
             Engine::Skim => "fuzzy-matcher",
             Engine::Nucleo => "nucleo-matcher",
+        }
+    }
+}
+
+/// Each song's names as nucleo reads them ("artist title", and the album), made once for a library so that a
+/// keystroke only matches: no copying or checking of every name on every key.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    both: Vec<Utf32String>,
+    album: Vec<Utf32String>,
+}
+
+impl Prepared {
+    pub fn new(songs: &[Song]) -> Prepared {
+        Prepared {
+            both: songs
+                .iter()
+                .map(|s| Utf32String::from(format!("{} {}", s.artist, s.title)))
+                .collect(),
+            album: songs
+                .iter()
+                .map(|s| Utf32String::from(s.album.as_str()))
+                .collect(),
         }
     }
 }
@@ -95,6 +118,23 @@ impl Scorer {
             query: query.to_string(),
             kind,
         })
+    }
+
+    /// [`Scorer::score`] of song `i` of the library `prepared` was made from.
+    pub fn score_prepared(&mut self, song: &Song, prepared: &Prepared, i: usize) -> Option<i64> {
+        match (&mut self.kind, prepared.both.get(i), prepared.album.get(i)) {
+            (ScorerKind::Nucleo { atom, matcher, .. }, Some(both), Some(album)) => {
+                let both = atom.score(both.slice(..), matcher);
+                let album = if album.is_empty() {
+                    None
+                } else {
+                    atom.score(album.slice(..), matcher)
+                        .map(|s| i64::from(s) * 2 / 3)
+                };
+                both.map(i64::from).max(album)
+            }
+            _ => self.score(song),
+        }
     }
 
     /// The song's score: the best of title, artist, both, and album at a lower weight.
@@ -246,6 +286,23 @@ mod tests {
             .find(|m| songs[m.index].title == "Rainlight")
             .unwrap();
         assert_eq!(rainlight.title_positions, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn prepared_names_score_as_the_songs_do() {
+        let songs = vec![
+            song("Sigur Rós", "Hoppípolla"),
+            song("Rain Parade Club", "Neon"),
+            Song::new("Other", "Rainlight", "Rainy Days", Location::None),
+        ];
+        let prepared = Prepared::new(&songs);
+        for query in ["rain", "ros hop", "rainy", "zz"] {
+            let mut scorer = Scorer::new(Engine::Nucleo, query).unwrap();
+            for (i, s) in songs.iter().enumerate() {
+                let plain = scorer.score(s);
+                assert_eq!(scorer.score_prepared(s, &prepared, i), plain, "{query}");
+            }
+        }
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub struct Library {
     /// pass over the order instead of another sort of strings.
     artist_order: Option<Vec<u32>>,
     title_order: Option<Vec<u32>>,
+    /// The songs' names ready for the matcher, made at the first filter.
+    prepared: Option<std::rc::Rc<search::Prepared>>,
     /// The fuzzy matcher the filter uses.
     pub engine: search::Engine,
 }
@@ -101,6 +103,7 @@ impl Library {
             resort: true,
             artist_order: None,
             title_order: None,
+            prepared: None,
             engine: search::Engine::default(),
         }
     }
@@ -138,12 +141,18 @@ impl Library {
 
     /// The songs changed (a reload of `songs` songs): sort keys are rebuilt, a filter runs again.
     pub fn songs_changed(&mut self, songs: usize) {
-        self.artist_order = None;
-        self.title_order = None;
+        self.names_changed();
         self.done = None;
         self.job = None;
         self.resort = true;
         self.start_filter(songs);
+    }
+
+    /// Songs were renamed in place: orders and matcher names are made again when next needed.
+    pub fn names_changed(&mut self) {
+        self.artist_order = None;
+        self.title_order = None;
+        self.prepared = None;
     }
 
     /// Starts matching the query as it is now, narrowing the last result when the query only grew.
@@ -201,8 +210,23 @@ impl Library {
         };
         let end = (job.pos + budget).min(job.todo.len());
         if let Some(mut scorer) = search::Scorer::new(self.engine, &job.query) {
+            let prepared = match self.engine {
+                search::Engine::Nucleo => Some(
+                    self.prepared
+                        .get_or_insert_with(|| std::rc::Rc::new(search::Prepared::new(songs)))
+                        .clone(),
+                ),
+                search::Engine::Skim => None,
+            };
             for &i in &job.todo[job.pos..end] {
-                if let Some(score) = songs.get(i as usize).and_then(|s| scorer.score(s)) {
+                let Some(song) = songs.get(i as usize) else {
+                    continue;
+                };
+                let score = match &prepared {
+                    Some(p) => scorer.score_prepared(song, p, i as usize),
+                    None => scorer.score(song),
+                };
+                if let Some(score) = score {
                     job.hits.push((i, score));
                 }
             }
