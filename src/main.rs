@@ -12,6 +12,7 @@ fn main() {
                 command,
                 &moodtape::cli::Hooks {
                     check_tui: moodtape::tui::check_config,
+                    bench_ui: moodtape::tui::bench::measure,
                 },
             ),
         },

@@ -2,16 +2,18 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::print_json;
+use super::{print_json, Hooks};
 use crate::emotion::fetch::fetch;
 use crate::emotion::heads::card;
 use crate::emotion::Engine;
 use crate::lab::bench::{self, bench_texts};
+use crate::lab::bench_ui::{self, UiBench};
 use crate::lab::eval::{self, dataset_dir};
 use crate::lab::train::{train, TrainOptions};
-use crate::service::Context;
+use crate::service::{Context, Flags};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -138,6 +140,23 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// The TUI on a generated library: first frame, memory, and filter keystrokes with both fuzzy matchers
+    Ui(BenchUiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchUiArgs {
+    /// Songs in the generated library
+    #[arg(long, default_value_t = 100_000)]
+    pub songs: usize,
+    #[arg(long)]
+    pub json: bool,
+    /// Where generated libraries are kept and reused (default: moodtape-bench-ui under the temp dir)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Only write the library; the bench runs this in a process of its own so the measurement starts clean
+    #[arg(long, hide = true)]
+    pub generate_only: bool,
 }
 
 fn load_engine(ctx: &Context) -> anyhow::Result<Engine> {
@@ -287,9 +306,10 @@ pub fn run_eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn run_bench(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<i32> {
+pub fn run_bench(ctx: &Context, cmd: BenchCommand, hooks: &Hooks) -> anyhow::Result<i32> {
     let (texts, json, batch) = match cmd {
         BenchCommand::Embed { texts, json, batch } => (texts, json, batch),
+        BenchCommand::Ui(args) => return run_bench_ui(ctx, args, hooks),
         BenchCommand::Analyze { songs, seed, json } => {
             return run_bench_analyze(ctx, songs as usize, seed, json)
         }
@@ -353,6 +373,39 @@ fn run_bench_analyze(ctx: &Context, songs: usize, seed: u64, json: bool) -> anyh
     Ok(0)
 }
 
+fn run_bench_ui(ctx: &Context, args: BenchUiArgs, hooks: &Hooks) -> anyhow::Result<i32> {
+    anyhow::ensure!(args.songs > 0, "--songs must be at least 1");
+    let dir = bench_ui::library_dir(args.dir.as_deref(), args.songs);
+    if args.generate_only {
+        let step = (args.songs / 10).max(1);
+        bench_ui::generate(&dir, args.songs, &mut |done| {
+            if done % step == 0 || done == args.songs {
+                errln!("bench ui: wrote {done} of {} songs", args.songs);
+            }
+        })?;
+        return Ok(0);
+    }
+    let generated = !bench_ui::is_ready(&dir, args.songs);
+    if generated {
+        generate_apart(ctx, &args)?;
+    }
+    let flags = Flags {
+        db: Some(bench_ui::database(&dir)),
+        config: ctx.config_path.is_file().then(|| ctx.config_path.clone()),
+        offline: true,
+        theme: Some(ctx.theme.clone()),
+        ..Flags::default()
+    };
+    let mut result = (hooks.bench_ui)(&Context::new(&flags)?)?;
+    result.generated = generated;
+    if args.json {
+        print_json(&result)?;
+    } else {
+        print_ui_bench(&result);
+    }
+    Ok(0)
+}
+
 fn run_bench_texts(
     kind: bench::TextKind,
     count: usize,
@@ -374,4 +427,88 @@ fn run_bench_texts(
         None => out!("{body}"),
     }
     Ok(0)
+}
+
+/// Writes the library in a process of its own, so none of its memory counts in the measurement.
+fn generate_apart(ctx: &Context, args: &BenchUiArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the moodtape binary")?;
+    let mut cmd = std::process::Command::new(exe);
+    if ctx.config_path.is_file() {
+        cmd.arg("--config").arg(&ctx.config_path);
+    }
+    cmd.args(["bench", "ui", "--generate-only", "--songs"])
+        .arg(args.songs.to_string());
+    if let Some(dir) = &args.dir {
+        cmd.arg("--dir").arg(dir);
+    }
+    errln!("bench ui: generating a library of {} songs", args.songs);
+    let status = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("cannot run the library generator")?;
+    anyhow::ensure!(status.success(), "generating the library failed ({status})");
+    Ok(())
+}
+
+fn print_ui_bench(r: &UiBench) {
+    outln!(
+        "ui: {} songs ({} analyzed), terminal {}{}",
+        r.songs,
+        r.analyzed,
+        r.terminal,
+        if r.generated {
+            ", library generated"
+        } else {
+            ""
+        }
+    );
+    outln!(
+        "  first frame        {:>8.1} ms   RSS {:>6.1} MB (peak {:.1} MB)",
+        r.first_frame_ms,
+        r.after_first_frame.rss_mb,
+        r.after_first_frame.peak_rss_mb
+    );
+    for step in &r.first_frame_steps {
+        outln!(
+            "    {:<34} {:>8.1} ms   RSS {:>6.1} MB",
+            step.step,
+            step.ms,
+            step.rss_mb
+        );
+    }
+    outln!(
+        "  analyses read in   {:>8.1} ms   RSS {:>6.1} MB (peak {:.1} MB)",
+        r.moods_loaded_ms,
+        r.after_moods.rss_mb,
+        r.after_moods.peak_rss_mb
+    );
+    outln!(
+        "  filter keystrokes ({} queries, typed a key at a time, until the list and frame are done):",
+        r.queries.len()
+    );
+    outln!(
+        "    {:<16} {:>9} {:>9} {:>9}",
+        "matcher",
+        "mean ms",
+        "p95 ms",
+        "max ms"
+    );
+    for f in &r.filter {
+        outln!(
+            "    {:<16} {:>9.2} {:>9.2} {:>9.2}",
+            f.matcher,
+            f.keystroke.mean_ms,
+            f.keystroke.p95_ms,
+            f.keystroke.max_ms
+        );
+    }
+    for (i, q) in r.queries.iter().enumerate() {
+        let found: Vec<String> = r
+            .filter
+            .iter()
+            .map(|f| format!("{} {}", f.matcher, f.found.get(i).copied().unwrap_or(0)))
+            .collect();
+        outln!("    {q:?}: found {}", found.join(", "));
+    }
 }

@@ -191,6 +191,8 @@ pub fn emit(stderr: bool, text: &str, newline: bool) {
 pub struct Hooks {
     /// Checks the TUI's own settings (key bindings, theme) for `config check`.
     pub check_tui: fn(&Context) -> anyhow::Result<()>,
+    /// Measures the TUI on the database the context names, for `bench ui`.
+    pub bench_ui: fn(&Context) -> anyhow::Result<crate::lab::bench_ui::UiBench>,
 }
 
 /// Runs a subcommand; returns the process exit code.
@@ -225,7 +227,7 @@ fn dispatch(ctx: &Context, command: Command, hooks: &Hooks) -> anyhow::Result<i3
         Command::Models(cmd) => emotion_cmd::run_models(ctx, cmd),
         Command::Train(args) => lab_cmd::run_train(ctx, args),
         Command::Eval(args) => lab_cmd::run_eval(ctx, args),
-        Command::Bench(cmd) => lab_cmd::run_bench(ctx, cmd),
+        Command::Bench(cmd) => lab_cmd::run_bench(ctx, cmd, hooks),
         Command::Db(db_cmd::DbCommand::Path) => {
             outln!("{}", ctx.db_path.display());
             Ok(0)

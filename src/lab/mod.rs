@@ -2,6 +2,7 @@
 //! `eval` and `bench` commands call these; nothing else does.
 
 pub mod bench;
+pub mod bench_ui;
 pub mod data;
 pub mod eval;
 pub mod metrics;

@@ -1,8 +1,9 @@
 //! The TUI: the state of each pane and `update()` (`state`), the input layers (`layer`), actions and keys
 //! (`action`, `keymap`, `editor`), drawing (`view`), the main loop that ties them to the terminal (`runtime`) and
-//! the worker threads that call the core (`workers`).
+//! the worker threads that call the core (`workers`); `bench` measures the TUI for `moodtape bench ui`.
 
 pub mod action;
+pub mod bench;
 pub mod editor;
 pub mod keymap;
 pub mod layer;

@@ -2,7 +2,6 @@
 //! libraries, so typing never waits), and the selection.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 
 use crate::library::search;
 use crate::records::{MoodSummary, Song};
@@ -77,11 +76,15 @@ pub struct Library {
     pub moved: bool,
     job: Option<FilterJob>,
     done: Option<FilterDone>,
-    /// Fuzzy score of each shown row's song, while a filter is on.
-    scores: HashMap<u32, i64>,
     pub(super) resort: bool,
-    artist_keys: Option<Vec<String>>,
-    title_keys: Option<Vec<String>>,
+    /// Every song in artist (then title) order, and in title order: sorted once, so the rows of a filter are a
+    /// pass over the order instead of another sort of strings.
+    artist_order: Option<Vec<u32>>,
+    title_order: Option<Vec<u32>>,
+    /// The songs' names ready for the matcher, made at the first filter.
+    prepared: Option<std::rc::Rc<search::Prepared>>,
+    /// The fuzzy matcher the filter uses.
+    pub engine: search::Engine,
 }
 
 impl Library {
@@ -97,10 +100,11 @@ impl Library {
             moved: false,
             job: None,
             done: None,
-            scores: HashMap::new(),
             resort: true,
-            artist_keys: None,
-            title_keys: None,
+            artist_order: None,
+            title_order: None,
+            prepared: None,
+            engine: search::Engine::default(),
         }
     }
 
@@ -137,13 +141,18 @@ impl Library {
 
     /// The songs changed (a reload of `songs` songs): sort keys are rebuilt, a filter runs again.
     pub fn songs_changed(&mut self, songs: usize) {
-        self.artist_keys = None;
-        self.title_keys = None;
+        self.names_changed();
         self.done = None;
         self.job = None;
-        self.scores.clear();
         self.resort = true;
         self.start_filter(songs);
+    }
+
+    /// Songs were renamed in place: orders and matcher names are made again when next needed.
+    pub fn names_changed(&mut self) {
+        self.artist_order = None;
+        self.title_order = None;
+        self.prepared = None;
     }
 
     /// Starts matching the query as it is now, narrowing the last result when the query only grew.
@@ -152,7 +161,6 @@ impl Library {
         if query.is_empty() {
             self.job = None;
             self.done = None;
-            self.scores.clear();
             self.resort = true;
             return;
         }
@@ -200,11 +208,25 @@ impl Library {
         let Some(job) = self.job.as_mut() else {
             return;
         };
-        let matcher = search::matcher();
         let end = (job.pos + budget).min(job.todo.len());
-        for &i in &job.todo[job.pos..end] {
-            if let Some(song) = songs.get(i as usize) {
-                if let Some(score) = search::score(&matcher, song, &job.query) {
+        if let Some(mut scorer) = search::Scorer::new(self.engine, &job.query) {
+            let prepared = match self.engine {
+                search::Engine::Nucleo => Some(
+                    self.prepared
+                        .get_or_insert_with(|| std::rc::Rc::new(search::Prepared::new(songs)))
+                        .clone(),
+                ),
+                search::Engine::Skim => None,
+            };
+            for &i in &job.todo[job.pos..end] {
+                let Some(song) = songs.get(i as usize) else {
+                    continue;
+                };
+                let score = match &prepared {
+                    Some(p) => scorer.score_prepared(song, p, i as usize),
+                    None => scorer.score(song),
+                };
+                if let Some(score) = score {
                     job.hits.push((i, score));
                 }
             }
@@ -232,39 +254,52 @@ impl Library {
     ) {
         let keep = self.selected_song();
         self.resort = false;
-        self.scores.clear();
-        let mut rows: Vec<u32> = match &self.done {
-            Some(done) => {
-                let best = done.hits.iter().map(|h| h.1).max().unwrap_or(0);
-                let floor = search::cutoff(best);
-                let kept: Vec<(u32, i64)> =
-                    done.hits.iter().copied().filter(|h| h.1 >= floor).collect();
-                self.scores = kept.iter().copied().collect();
-                kept.into_iter().map(|h| h.0).collect()
+        let n = songs.len();
+        // The filter's hits above the cutoff, in song order; `None` without a filter.
+        let hits: Option<Vec<(u32, i64)>> = self.done.as_ref().map(|done| {
+            let best = done.hits.iter().map(|h| h.1).max().unwrap_or(0);
+            let floor = search::cutoff(best);
+            done.hits
+                .iter()
+                .copied()
+                .filter(|h| h.1 >= floor && (h.0 as usize) < n)
+                .collect()
+        });
+        let mut rows: Vec<u32> = match (self.sort, hits) {
+            (SortKey::Artist | SortKey::Title, hits) => {
+                let order = if self.sort == SortKey::Artist {
+                    self.artist_order.get_or_insert_with(|| {
+                        name_order(songs, |s| (s.artist.as_str(), s.title.as_str()))
+                    })
+                } else {
+                    self.title_order.get_or_insert_with(|| {
+                        name_order(songs, |s| (s.title.as_str(), s.artist.as_str()))
+                    })
+                };
+                match hits {
+                    None => order.clone(),
+                    Some(hits) => {
+                        let mut shown = vec![false; n];
+                        for (i, _) in hits {
+                            shown[i as usize] = true;
+                        }
+                        order
+                            .iter()
+                            .copied()
+                            .filter(|i| shown[*i as usize])
+                            .collect()
+                    }
+                }
             }
-            None => (0..songs.len() as u32).collect(),
-        };
-        rows.retain(|r| (*r as usize) < songs.len());
-        match self.sort {
-            SortKey::Artist => {
-                let keys = self.artist_keys.get_or_insert_with(|| {
-                    songs
-                        .iter()
-                        .map(|s| format!("{}\u{0}{}", s.artist, s.title).to_lowercase())
-                        .collect()
-                });
-                rows.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
+            (SortKey::Match, Some(mut hits)) => {
+                hits.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                hits.into_iter().map(|h| h.0).collect()
             }
-            SortKey::Title => {
-                let keys = self.title_keys.get_or_insert_with(|| {
-                    songs
-                        .iter()
-                        .map(|s| format!("{}\u{0}{}", s.title, s.artist).to_lowercase())
-                        .collect()
-                });
-                rows.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
-            }
-            SortKey::Valence | SortKey::Arousal => {
+            (SortKey::Valence | SortKey::Arousal, hits) => {
+                let mut rows: Vec<u32> = hits.map_or_else(
+                    || (0..n as u32).collect(),
+                    |h| h.into_iter().map(|h| h.0).collect(),
+                );
                 let by_valence = self.sort == SortKey::Valence;
                 let val = |i: u32| {
                     moods.get(i as usize).copied().flatten().map(|m| {
@@ -282,12 +317,11 @@ impl Library {
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => a.cmp(b),
                 });
+                rows
             }
-            SortKey::Match => {
-                if !self.scores.is_empty() {
-                    let scores = &self.scores;
-                    rows.sort_by(|a, b| scores.get(b).cmp(&scores.get(a)).then(a.cmp(b)));
-                } else if let Some((v, a)) = mood {
+            (SortKey::Match, None) => {
+                let mut rows: Vec<u32> = (0..n as u32).collect();
+                if let Some((v, a)) = mood {
                     let dist = |i: u32| {
                         moods
                             .get(i as usize)
@@ -302,8 +336,9 @@ impl Library {
                         (None, None) => x.cmp(y),
                     });
                 }
+                rows
             }
-        }
+        };
         if self.reverse {
             rows.reverse();
         }
@@ -323,4 +358,31 @@ impl Library {
             None => false,
         }
     }
+}
+
+/// Song indices sorted by two names, case-insensitively (ties keep song order). The first eight bytes of each key
+/// are compared as a number first, so most comparisons never reach the strings.
+fn name_order(songs: &[Song], names: impl Fn(&Song) -> (&str, &str)) -> Vec<u32> {
+    let keys: Vec<String> = songs
+        .iter()
+        .map(|s| {
+            let (a, b) = names(s);
+            format!("{a}\u{0}{b}").to_lowercase()
+        })
+        .collect();
+    let heads: Vec<u64> = keys
+        .iter()
+        .map(|k| {
+            let mut head = [0u8; 8];
+            let n = k.len().min(8);
+            head[..n].copy_from_slice(&k.as_bytes()[..n]);
+            u64::from_be_bytes(head)
+        })
+        .collect();
+    let mut order: Vec<u32> = (0..songs.len() as u32).collect();
+    order.sort_by(|a, b| {
+        let (a, b) = (*a as usize, *b as usize);
+        heads[a].cmp(&heads[b]).then_with(|| keys[a].cmp(&keys[b]))
+    });
+    order
 }

@@ -879,6 +879,7 @@ impl App {
                         self.songs[i] = song;
                     }
                 }
+                self.library.names_changed();
                 // The lyrics pane reads its song again: its lyrics may be new.
                 self.lyrics.wanted = None;
             }

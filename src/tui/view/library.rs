@@ -11,7 +11,7 @@ use ratatui::Frame;
 use super::theme::{quadrant_glyph, unsure_glyph};
 use super::{fit, fit_marked, pane_block, scroll_offset, Theme};
 use crate::emotion::language;
-use crate::library::search::positions as match_positions;
+use crate::library::search::Scorer;
 use crate::records::format_duration;
 use crate::tui::action::Pane;
 use crate::tui::state::App;
@@ -145,7 +145,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let offset = scroll_offset(lib.offset.get(), lib.selected, body, lib.rows.len());
     lib.offset.set(offset);
-    let filter = lib.filter().unwrap_or("");
+    let mut marks = lib.filter().and_then(|q| Scorer::new(lib.engine, q));
+    let mut positions = |text: &str| marks.as_mut().map_or_else(Vec::new, |m| m.positions(text));
     let focused = app.focus == Pane::Library;
     for (n, &song_i) in lib.rows.iter().enumerate().skip(offset).take(body) {
         let i = song_i as usize;
@@ -172,18 +173,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.extend(fit_marked(
             &artist,
             artist_w,
-            &match_positions(&artist, filter),
+            &positions(&artist),
             base,
             mark,
         ));
         spans.push(Span::styled(" ", base));
-        spans.extend(fit_marked(
-            &title,
-            title_w,
-            &match_positions(&title, filter),
-            base,
-            mark,
-        ));
+        spans.extend(fit_marked(&title, title_w, &positions(&title), base, mark));
         let dim = if selected && focused {
             base
         } else {
