@@ -71,6 +71,12 @@ export CUDA_ROOT="$cuda_root" CUDA_PATH="$cuda_root" CUDA_HOME="$cuda_root"
 export PATH="$cuda_root/bin:$PATH"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export LD_LIBRARY_PATH="$cuda_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# candle's kernels library asks for the CUDA runtime by name; offered only the static one, the linker takes it, so
+# the binary needs no libcudart at run time and starts on machines without CUDA.
+link_dir="$PWD/target/cuda-link"
+mkdir -p "$link_dir"
+ln -sf "$cuda_root/lib/libcudart_static.a" "$link_dir/libcudart.a"
+export LIBRARY_PATH="$link_dir${LIBRARY_PATH:+:$LIBRARY_PATH}"
 nvcc --version | tail -1 >&2
 echo "build-cuda: kernels for compute capability $CUDA_COMPUTE_CAP" >&2
 cargo build --release --features cuda --target-dir target/cuda "$@"
