@@ -50,10 +50,12 @@ impl Engine {
         }
         let (device, device_label) = (choice.device, choice.label);
         let (heads, _card, overlay) = Heads::shipped(&device, 384)?;
-        // Fast is bf16 where the device computes it natively (a GPU); the CPU stays in f32 for now.
+        // Fast is meant as bf16 on a GPU, and the encoder can load in bf16, but it computes in f32 for now on every
+        // device: candle's BERT builds its attention mask from f32::MIN, which overflows bf16 to -inf, and the
+        // mask's 0 × -inf turns every reading on a GPU into NaN (measured on an H200: eval scores of 0). Fast
+        // comes back with an encoder that builds a mask bf16 can hold.
         let dtype = match opts.precision {
-            super::Precision::Fast if !device.is_cpu() => candle_core::DType::BF16,
-            _ => candle_core::DType::F32,
+            super::Precision::Fast | super::Precision::F32 => candle_core::DType::F32,
         };
         let mut encoder = Encoder::load(&files, &overlay, &device, dtype)?;
         // A GPU is only kept busy by big batches: an analysis batch holds many songs and their chunks.

@@ -39,8 +39,8 @@ pub enum Precision {
     /// 32-bit floats everywhere.
     #[default]
     F32,
-    /// Reduced precision where the device has a fast path for it: bf16 on a GPU. On the CPU the encoder runs in
-    /// f32 until a reduced-precision path lands there.
+    /// Reduced precision where the device has a fast path for it (bf16 on a GPU). For now it computes in f32 on
+    /// every device (see `Engine::load`); it is already part of the analysis key.
     Fast,
 }
 

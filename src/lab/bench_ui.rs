@@ -165,6 +165,9 @@ fn mood(rng: &mut Rng, model_key: &str, lyrics: &LyricsRecord) -> SongMood {
         embedding,
         chunks,
         analyzed_at: 1_700_000_000,
+        confidence: 0.2 + 0.8 * rng.unit(),
+        language: None,
+        mood_skipped: None,
     }
 }
 

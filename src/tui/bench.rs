@@ -78,7 +78,12 @@ pub fn measure(ctx: &Context) -> anyhow::Result<UiBench> {
             ids: slice.to_vec(),
         };
         match core.call(call, &mut |_| {}, &AtomicBool::new(false))? {
-            Answer::MoodSummaries { moods } => app.update(Action::Reply(Reply::Moods(moods))),
+            Answer::MoodSummaries { moods, skipped } => {
+                app.update(Action::Reply(Reply::Moods(moods)));
+                if !skipped.is_empty() {
+                    app.update(Action::Reply(Reply::Skipped(skipped)));
+                }
+            }
             other => return Err(other.unexpected("analyses").into()),
         }
     }
