@@ -13,7 +13,7 @@ use crate::records::{LyricsRecord, Song, SongId, SongMood};
 use crate::store::{Store, StoreError};
 
 /// Songs read per batch on the CPU (their chunks are embedded together).
-pub const SONGS_PER_BATCH: usize = 8;
+pub const SONGS_PER_BATCH: usize = 32;
 
 static BATCH_SONGS: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(SONGS_PER_BATCH);
