@@ -5,19 +5,16 @@
 
 mod common;
 
-use common::{ensure_model, moodtape};
+use common::{ensure_model, moodtape, ok_json, succeeded};
 
 fn texts(home: &std::path::Path, kind: &str, count: &str, seed: &str) -> Vec<String> {
-    let out = moodtape(home)
-        .args([
-            "bench", "texts", "--kind", kind, "--count", count, "--seed", seed,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        moodtape(home)
+            .args([
+                "bench", "texts", "--kind", kind, "--count", count, "--seed", seed,
+            ])
+            .output()
+            .unwrap(),
     );
     String::from_utf8(out.stdout)
         .unwrap()
@@ -73,18 +70,14 @@ fn bench_inputs_are_generated_the_same_every_time() {
 fn bench_analyze_reads_every_generated_song_through_the_real_path() {
     ensure_model();
     let home = tempfile::tempdir().unwrap();
-    let out = moodtape(home.path())
-        .args([
-            "--device", "cpu", "bench", "analyze", "--songs", "12", "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = ok_json(
+        moodtape(home.path())
+            .args([
+                "--device", "cpu", "bench", "analyze", "--songs", "12", "--json",
+            ])
+            .output()
+            .unwrap(),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["songs"], 12);
     assert_eq!(v["device"], "cpu");
     // Each song has at least two distinct chunks; choruses are read once, so fewer chunks than stanzas.
@@ -102,16 +95,12 @@ fn bench_analyze_reads_every_generated_song_through_the_real_path() {
 fn a_gpu_asked_for_but_missing_runs_on_the_cpu_and_says_why() {
     ensure_model();
     let home = tempfile::tempdir().unwrap();
-    let out = moodtape(home.path())
-        .args(["--device", "cuda", "models", "info", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = ok_json(
+        moodtape(home.path())
+            .args(["--device", "cuda", "models", "info", "--json"])
+            .output()
+            .unwrap(),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // This machine has no GPU (CI never does); a GPU machine would say cuda:0 and no reason.
     if v["device"] == "cpu" {
         let why = v["device_fallback"].as_str().unwrap();
@@ -169,19 +158,15 @@ fn the_peer_script_embeds_the_same_texts_when_its_venv_exists() {
         .arg(&file)
         .assert()
         .success();
-    let out = std::process::Command::new(python)
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer/embed.py"))
-        .arg("--texts")
-        .arg(&file)
-        .args(["--threads", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = ok_json(
+        std::process::Command::new(python)
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer/embed.py"))
+            .arg("--texts")
+            .arg(&file)
+            .args(["--threads", "1"])
+            .output()
+            .unwrap(),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["texts"], 20);
     assert!(v["texts_per_s"].as_f64().unwrap() > 0.0);
 }

@@ -4,24 +4,20 @@
 
 mod common;
 
-use common::{json_out, moodtape};
+use common::{moodtape, ok_json};
 
 #[test]
 fn bench_ui_reports_first_frame_memory_and_both_matchers() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("bench");
     let run = || {
-        let out = moodtape(home.path())
-            .args(["bench", "ui", "--songs", "2000", "--json", "--dir"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        json_out(&out)
+        ok_json(
+            moodtape(home.path())
+                .args(["bench", "ui", "--songs", "2000", "--json", "--dir"])
+                .arg(&dir)
+                .output()
+                .unwrap(),
+        )
     };
     let v = run();
     assert_eq!(v["songs"], 2000);

@@ -5,26 +5,8 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Once;
 
-use common::{json_out, moodtape};
-
-/// Fetches the encoder once per test binary, through the project's own fetch, into the shared model cache.
-fn ensure_model() {
-    static FETCH: Once = Once::new();
-    FETCH.call_once(|| {
-        let home = tempfile::tempdir().unwrap();
-        let out = moodtape(home.path())
-            .args(["models", "fetch"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the encoder could not be obtained: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-}
+use common::{ensure_model, json_out, moodtape, ok_json};
 
 fn datasets() -> PathBuf {
     let dir = std::env::var_os("MOODTAPE_DATASETS")
@@ -41,16 +23,12 @@ fn datasets() -> PathBuf {
 fn mood(text: &str) -> serde_json::Value {
     ensure_model();
     let home = tempfile::tempdir().unwrap();
-    let out = moodtape(home.path())
-        .args(["mood", "--json", text])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_out(&out)
+    ok_json(
+        moodtape(home.path())
+            .args(["mood", "--json", text])
+            .output()
+            .unwrap(),
+    )
 }
 
 const JOY_GROUP: [&str; 12] = [
@@ -141,17 +119,13 @@ fn a_quiet_evening_lands_in_q4() {
 fn eval_test_split(dataset: &str) -> serde_json::Value {
     ensure_model();
     let home = tempfile::tempdir().unwrap();
-    let out = moodtape(home.path())
-        .args(["eval", dataset, "--split", "test", "--json", "--data"])
-        .arg(datasets().join(dataset))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_out(&out)
+    ok_json(
+        moodtape(home.path())
+            .args(["eval", dataset, "--split", "test", "--json", "--data"])
+            .arg(datasets().join(dataset))
+            .output()
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -195,16 +169,12 @@ fn offline_without_the_model_says_what_to_do() {
 fn analyze_the_demo_library_then_json_carries_moods() {
     ensure_model();
     let home = tempfile::tempdir().unwrap();
-    let out = moodtape(home.path())
-        .args(["--demo", "analyze", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = ok_json(
+        moodtape(home.path())
+            .args(["--demo", "analyze", "--json"])
+            .output()
+            .unwrap(),
     );
-    let v = json_out(&out);
     assert!(v["analyzed"].as_u64().unwrap() >= 120, "{v}");
     assert_eq!(v["no_lyrics"], 1);
     // A second run has nothing to do.

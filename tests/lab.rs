@@ -6,25 +6,8 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Once;
 
-use common::{json_out, moodtape};
-
-fn ensure_model() {
-    static FETCH: Once = Once::new();
-    FETCH.call_once(|| {
-        let home = tempfile::tempdir().unwrap();
-        let out = moodtape(home.path())
-            .args(["models", "fetch"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the encoder could not be obtained: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-}
+use common::{ensure_model, moodtape, ok_json, succeeded};
 
 const HAPPY: [&str; 3] = [
     "Sunshine on my face, I'm dancing down the street\nEverybody's smiling and the world is sweet",
@@ -75,19 +58,15 @@ fn write_moods(path: &Path) {
 }
 
 fn eval(home: &Path, args: &[&str]) -> serde_json::Value {
-    let out = moodtape(home)
-        .args(["eval"])
-        .args(args)
-        .arg("--json")
-        .current_dir(home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_out(&out)
+    ok_json(
+        moodtape(home)
+            .args(["eval"])
+            .args(args)
+            .arg("--json")
+            .current_dir(home)
+            .output()
+            .unwrap(),
+    )
 }
 
 fn unit(v: &serde_json::Value, key: &str) -> f64 {
@@ -213,23 +192,20 @@ fn train_runs_end_to_end_on_tiny_datasets() {
     let moods = data.join("moods.tsv");
     write_moods(&moods);
     let out_prefix = home.path().join("out/heads");
-    let out = moodtape(home.path())
-        .args(["train", "--epochs", "1", "--limit", "6", "--goemotions"])
-        .arg(data.join("goemotions"))
-        .arg("--emobank")
-        .arg(data.join("emobank"))
-        .arg("--musicmood")
-        .arg(data.join("musicmood"))
-        .arg("--moods")
-        .arg(&moods)
-        .arg("--out")
-        .arg(&out_prefix)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        moodtape(home.path())
+            .args(["train", "--epochs", "1", "--limit", "6", "--goemotions"])
+            .arg(data.join("goemotions"))
+            .arg("--emobank")
+            .arg(data.join("emobank"))
+            .arg("--musicmood")
+            .arg(data.join("musicmood"))
+            .arg("--moods")
+            .arg(&moods)
+            .arg("--out")
+            .arg(&out_prefix)
+            .output()
+            .unwrap(),
     );
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_prefix.with_extension("json")).unwrap())

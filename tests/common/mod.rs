@@ -160,6 +160,21 @@ pub fn shared_model_cache() -> Option<PathBuf> {
 }
 
 /// Parses stdout as JSON.
+/// `out` of a command that must have succeeded: a failure shows its stderr.
+pub fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The stdout of a command that must have succeeded, as JSON.
+pub fn ok_json(out: std::process::Output) -> serde_json::Value {
+    json_out(&succeeded(out))
+}
+
 pub fn json_out(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
