@@ -5,8 +5,6 @@
 
 use candle_core::Device;
 
-use super::EngineError;
-
 /// A device setting as written in config or on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceName {
@@ -47,12 +45,6 @@ pub struct Backends<'a> {
 /// Picks the compute device: `auto` takes CUDA, then Metal, then the CPU. A GPU asked for by name that cannot be
 /// used falls back to the CPU with the reason; so does `auto` when this build has CUDA or Metal and it fails (a
 /// build without either runs on the CPU without a word).
-pub fn select_device(name: DeviceName) -> Result<(Device, String), EngineError> {
-    let choice = choose_device(name);
-    Ok((choice.device, choice.label))
-}
-
-/// [`select_device`] with the reason for a fallback.
 pub fn choose_device(name: DeviceName) -> DeviceChoice {
     #[cfg(feature = "cuda")]
     let cuda: Option<&dyn Fn(usize) -> Result<Device, String>> = Some(&open_cuda);

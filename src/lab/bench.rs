@@ -12,19 +12,15 @@ use crate::emotion::Engine;
 /// 500 generated lyric-length texts (about 300 tokens each), the same on every run.
 pub fn bench_texts() -> Vec<String> {
     let words = vocabulary();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut draw = Draw(0x2545_f491_4f6c_dd1d);
     (0..500)
         .map(|_| {
-            let n = 220;
             let mut t = String::new();
-            for i in 0..n {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
+            for i in 0..220 {
                 if i > 0 {
                     t.push(if i % 9 == 0 { '\n' } else { ' ' });
                 }
-                t.push_str(&words[(state % words.len() as u64) as usize]);
+                t.push_str(&words[(draw.next() % words.len() as u64) as usize]);
             }
             t
         })
