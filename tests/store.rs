@@ -9,7 +9,9 @@ use std::process::Stdio;
 
 use moodtape::records::LyricsRecord;
 use moodtape::records::{Location, LyricsOrigin, Song};
-use moodtape::store::{export_jsonl, import_jsonl, ImportMode, Store, SCHEMA_VERSION};
+use moodtape::store::{
+    export_jsonl, import_jsonl, ImportMode, Manifest, Store, Verify, SCHEMA_VERSION,
+};
 
 fn sample(n: usize) -> Vec<(Song, Option<LyricsRecord>)> {
     (0..n)
@@ -377,4 +379,73 @@ fn sigkill_in_the_middle_of_a_large_import_loses_nothing_committed() {
     }
     let report = moodtape::store::check(&store);
     assert!(report.is_healthy(), "{report:?}");
+}
+
+/// Opens `path` with the check against the manifest in the background and waits for its verdict.
+fn open_checked_later(path: &std::path::Path) -> (Store, Vec<String>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let store = Store::open_checked(
+        path,
+        Verify::Background(Box::new(move |short| {
+            let _ = tx.send(short);
+        })),
+    )
+    .unwrap();
+    store.start_verification();
+    let short = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the background check reports");
+    (store, short)
+}
+
+#[test]
+fn an_intact_database_checked_in_the_background_opens_whole_and_stays_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store.put_songs(&sample(40)).unwrap();
+    }
+    let (store, short) = open_checked_later(&path);
+    assert!(short.is_empty(), "{short:?}");
+    assert_eq!(store.all_songs().unwrap().len(), 40);
+    store.put_songs(&sample(60)).unwrap();
+    drop(store);
+    // The manifest written on close counts what is there, so the full check at the next open passes.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.all_songs().unwrap().len(), 60);
+}
+
+#[test]
+fn records_missing_behind_an_unchanged_fingerprint_are_found_in_the_background_and_the_manifest_kept(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store.put_songs(&sample(10)).unwrap();
+    }
+    // The manifest promises more songs than sled holds, while sled's files are exactly as they were left: damage
+    // that a size and mtime cannot show.
+    let mut manifest = Manifest::read(&path).unwrap().unwrap();
+    manifest.counts.insert("songs.v1".into(), 50);
+    manifest.write(&path).unwrap();
+
+    let (store, short) = open_checked_later(&path);
+    assert_eq!(short.len(), 1, "{short:?}");
+    assert!(
+        short[0].contains("50") && short[0].contains("10"),
+        "{short:?}"
+    );
+    store.put_songs(&sample(12)).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    // The evidence stays: the manifest still says what the database held.
+    let kept = Manifest::read(&path).unwrap().unwrap();
+    assert_eq!(kept.counts.get("songs.v1"), Some(&50));
+    // A full check at open refuses it, as before.
+    assert!(matches!(
+        Store::open(&path),
+        Err(moodtape::store::StoreError::Damaged { .. })
+    ));
 }

@@ -1605,3 +1605,19 @@ fn unsure_readings_are_dim_and_songs_in_other_languages_are_marked() {
         "{lyrics}"
     );
 }
+
+#[test]
+fn damage_found_after_opening_is_shown_as_an_error_even_to_a_late_subscriber() {
+    let hub = moodtape::service::Hub::default();
+    hub.publish(Event::Damaged {
+        text: "the database ~/lib.db is damaged (50 songs expected, 10 found)".into(),
+    });
+    // The TUI subscribes after the check reported: the hub keeps the damage for it.
+    let rx = hub.subscribe();
+    let mut app = demo_app();
+    for ev in rx.try_iter() {
+        app.update(Action::Service(ev));
+    }
+    let (error, text) = app.jobs.message.clone().unwrap();
+    assert!(error && text.contains("50 songs expected"), "{text}");
+}

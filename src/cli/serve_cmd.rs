@@ -100,6 +100,7 @@ fn log_event(ev: &Event, last: &mut HashMap<JobKind, Instant>, last_mpd: &mut St
         Event::FeedbackCleared => "feedback: cleared".to_string(),
         Event::Queued { songs, at } => format!("mpd: queued {songs} songs at {at}"),
         Event::Notice { text } => text.clone(),
+        Event::Damaged { text } => format!("error: {text}"),
         // What MPD plays, once per song or state (not for every resync of the elapsed time).
         Event::NowPlaying { now } => {
             let line = match (&now.status, &now.problem) {

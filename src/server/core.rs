@@ -30,10 +30,22 @@ pub struct Core {
 impl Core {
     /// Opens the database, or reaches the moodtape that holds it.
     pub fn open(ctx: &Context) -> anyhow::Result<Core> {
+        Core::open_with(ctx, ctx.settings())
+    }
+
+    /// [`Core::open`] for the TUI: a database as moodtape left it is checked against its manifest in the
+    /// background, so the first frame does not wait for every record to be read.
+    pub fn open_interactive(ctx: &Context) -> anyhow::Result<Core> {
+        let mut settings = ctx.settings();
+        settings.verify_in_background = true;
+        Core::open_with(ctx, settings)
+    }
+
+    fn open_with(ctx: &Context, settings: crate::service::Settings) -> anyhow::Result<Core> {
         let socket = socket_path(&ctx.paths.cache_dir, &ctx.db_path);
         let deadline = Instant::now() + HANDOVER_WAIT;
         loop {
-            match Session::open(ctx.settings()) {
+            match Session::open(settings.clone()) {
                 Ok(session) => {
                     let session = Arc::new(session);
                     let server = match Server::start(session.clone(), &socket) {

@@ -67,6 +67,9 @@ pub struct Settings {
     pub scan: crate::library::scan::ScanOptions,
     /// Where rolling backups of this database go and how many are kept (`None`: none, as for the demo).
     pub backups: Option<(PathBuf, usize)>,
+    /// The records are counted against the manifest after opening, on a thread of their own, when the files are
+    /// as moodtape left them (the TUI: its first frame does not wait for a read of the whole database).
+    pub verify_in_background: bool,
 }
 
 impl Context {
@@ -152,6 +155,7 @@ impl Context {
             scan: self.config.scan.options(),
             backups: (!self.demo && self.config.backup.keep > 0)
                 .then(|| (self.backup_dir(), self.config.backup.keep)),
+            verify_in_background: false,
         }
     }
 

@@ -91,6 +91,10 @@ pub enum Event {
     Notice {
         text: String,
     },
+    /// The database was found damaged after it opened (see `Verify::Background`): kept for late subscribers.
+    Damaged {
+        text: String,
+    },
     /// What MPD plays, or why it cannot be reached (from the session's MPD watcher).
     NowPlaying {
         now: NowPlaying,
@@ -125,6 +129,7 @@ impl Hub {
                 | Event::Job { .. }
                 | Event::NowPlaying { .. }
                 | Event::Radio { .. }
+                | Event::Damaged { .. }
         ) {
             let mut state = lock(&self.state);
             state.retain(|e| !same_slot(e, &event));
@@ -133,7 +138,7 @@ impl Hub {
         lock(&self.subscribers).retain(|tx| tx.send(event.clone()).is_ok());
     }
 
-    /// The latest model state, job states, player and radio, for a subscriber that joins late.
+    /// The latest model state, job states, player, radio and damage found, for a subscriber that joins late.
     pub fn current(&self) -> Vec<Event> {
         lock(&self.state).clone()
     }
@@ -155,6 +160,7 @@ fn same_slot(a: &Event, b: &Event) -> bool {
         (Event::Job { kind: x, .. }, Event::Job { kind: y, .. }) => x == y,
         (Event::NowPlaying { .. }, Event::NowPlaying { .. }) => true,
         (Event::Radio { .. }, Event::Radio { .. }) => true,
+        (Event::Damaged { .. }, Event::Damaged { .. }) => true,
         _ => false,
     }
 }

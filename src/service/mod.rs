@@ -59,11 +59,28 @@ impl Session {
     /// Opens the database (loading the demo songs into it for the demo). Fails with the store's error, such as
     /// [`crate::store::StoreError::Locked`] when another moodtape holds it.
     pub fn open(settings: Settings) -> anyhow::Result<Session> {
-        let store = Store::open(&settings.db_path)?;
+        let hub = Arc::new(Hub::default());
+        let verify = if settings.verify_in_background {
+            let hub = hub.clone();
+            let path = settings.db_path.clone();
+            crate::store::Verify::Background(Box::new(move |shortfalls: Vec<String>| {
+                if shortfalls.is_empty() {
+                    return;
+                }
+                let text = format!(
+                    "the database {} is damaged ({}): quit and run `moodtape db check`; its manifest is kept as it was",
+                    path.display(),
+                    shortfalls.join("; ")
+                );
+                hub.publish(Event::Damaged { text });
+            }))
+        } else {
+            crate::store::Verify::Now
+        };
+        let store = Store::open_checked(&settings.db_path, verify)?;
         if settings.demo {
             crate::library::demo::load_demo(&store)?;
         }
-        let hub = Arc::new(Hub::default());
         let model = Model::new(settings.engine.clone(), hub.clone());
         Ok(Session {
             store,

@@ -9,7 +9,7 @@ mod migrate;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,11 @@ struct Shared {
     keeps_manifest: AtomicBool,
     /// Songs, lyrics or feedback changed since the last backup.
     changed: AtomicBool,
+    /// Removals so far, so a count that overlapped one is not mistaken for damage.
+    removals: AtomicU64,
+    /// The thread waiting to count the records against the manifest (see [`Store::start_verification`]).
+    verifier: Mutex<Option<std::thread::Thread>>,
+    verify_now: AtomicBool,
 }
 
 #[derive(Default)]
@@ -134,6 +139,7 @@ impl Shared {
     /// sled persisted the removal but before the next flush never reads as damage.
     fn before_removal(&self, state: &mut FlushState, tree: &str) {
         state.removed = true;
+        self.removals.fetch_add(1, Ordering::SeqCst);
         if !self.keeps_manifest.load(Ordering::SeqCst) {
             return;
         }
@@ -355,12 +361,133 @@ pub struct Tombstone {
     pub removed_at: u64,
 }
 
+/// When [`Store::open_checked`] counts the records against the manifest.
+pub enum Verify {
+    /// Before the store is handed out (what every command does).
+    Now,
+    /// Behind the caller's back when the files are unchanged (the TUI, whose first frame should not wait for a
+    /// read of the whole database). The callback hears what is missing (nothing when all is well) once the
+    /// check is done. It is never called when the store closes first, nor when there is nothing to check later
+    /// (no manifest, or changed files that were checked before opening).
+    Background(Box<dyn FnOnce(Vec<String>) + Send>),
+}
+
+/// Counts the records of `store` on a thread of its own and compares them with `manifest`. The thread lets go of
+/// the database as soon as the store is closed, so it never holds a closed database's lock for long.
+fn verify_in_background(
+    store: &Store,
+    manifest: Manifest,
+    on_done: Box<dyn FnOnce(Vec<String>) + Send>,
+) {
+    let removals = store.shared.removals.load(Ordering::SeqCst);
+    let shared = Arc::downgrade(&store.shared);
+    let spawned = std::thread::Builder::new()
+        .name("db-verify".into())
+        .spawn(move || {
+            // Started by the caller once it has what it needs first (the TUI: its first frame), or after a while.
+            let waited = Instant::now();
+            loop {
+                match shared.upgrade() {
+                    Some(s) if s.verify_now.load(Ordering::SeqCst) => break,
+                    Some(_) => {}
+                    None => return,
+                }
+                let Some(left) = VERIFY_AFTER.checked_sub(waited.elapsed()) else {
+                    break;
+                };
+                std::thread::park_timeout(left);
+            }
+            lower_thread_priority();
+            let mut counts = BTreeMap::new();
+            let mut unreadable = Vec::new();
+            for name in DATA_TREES {
+                let Some(tree) = shared.upgrade().and_then(|s| s.db.open_tree(name).ok()) else {
+                    return;
+                };
+                let mut n = 0u64;
+                for item in tree.iter() {
+                    if let Err(e) = item {
+                        unreadable.push(format!(
+                            "{} cannot be read past record {n} ({e})",
+                            manifest::tree_noun(name)
+                        ));
+                        break;
+                    }
+                    n += 1;
+                    if n.is_multiple_of(4096) && shared.strong_count() == 0 {
+                        return;
+                    }
+                }
+                counts.insert(name.to_string(), n);
+            }
+            release_freed_memory();
+            let Some(s) = shared.upgrade() else { return };
+            // The generation was checked before the store was handed out. A count that overlapped a removal
+            // proves nothing.
+            let mut short = if s.removals.load(Ordering::SeqCst) == removals {
+                manifest::shortfalls(&manifest, manifest.generation, &counts)
+            } else {
+                Vec::new()
+            };
+            short.extend(unreadable);
+            if !short.is_empty() {
+                // The manifest is the evidence of what the database held: it is no longer rewritten.
+                s.keeps_manifest.store(false, Ordering::SeqCst);
+                tracing::error!(path = %s.path.display(), shortfalls = ?short, "the database holds fewer records than its manifest");
+            }
+            drop(s);
+            on_done(short);
+        });
+    match spawned {
+        Ok(handle) => *lock(&store.shared.verifier) = Some(handle.thread().clone()),
+        Err(e) => tracing::warn!(error = %e, "cannot start the database check"),
+    }
+}
+
+/// How long a background check of the records waits for [`Store::start_verification`].
+const VERIFY_AFTER: Duration = Duration::from_secs(2);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The calling thread yields to the others (Linux: its nice value goes up; elsewhere nothing changes).
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id only changes its scheduling priority.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
+}
+
+/// Hands the heap's free pages back to the system. `main` tells glibc to keep freed memory for the model's
+/// tensors, so whatever a one-off read of the whole database (the library at startup, a check) freed would
+/// otherwise stay resident for the whole session.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the system; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`. A database held by another process, a damaged one, or one from
     /// a newer moodtape gives an error that names the path and what to do. A database whose files changed since
     /// moodtape last saw them is first opened on a copy, so sled's recovery never damages the original further;
     /// one that holds fewer records or older data than its manifest is refused and left as it is.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_checked(path, Verify::Now)
+    }
+
+    /// [`Store::open`], choosing when the records are counted against the manifest. With [`Verify::Background`]
+    /// a database whose files are as moodtape left them (the manifest's fingerprint matches, which damage from a
+    /// crash, a truncation or a copy changes) opens without reading every record: the generation is checked at
+    /// once, the manifest's counts stand as the lower bound they are, and the records are counted on a thread of
+    /// their own (from [`Store::start_verification`], or after a short wait). Should they fall short, the
+    /// manifest is kept as the evidence and the callback hears what is missing. Files that changed are checked in
+    /// full before opening, as with [`Verify::Now`].
+    pub fn open_checked(path: &Path, verify: Verify) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
                 path: path.to_path_buf(),
@@ -376,15 +503,22 @@ impl Store {
             path: path.to_path_buf(),
             shortfalls: vec![what],
         })?;
+        let mut later = None;
+        let unchanged = manifest
+            .as_ref()
+            .is_some_and(|m| m.files == manifest::fingerprint(path));
         if let Some(m) = &manifest {
-            if m.files != manifest::fingerprint(path) {
+            if !unchanged {
                 verify_on_copy(path, m)?;
             }
         }
         let store = Store::open_unchecked(path, false)?;
         if let Some(m) = &manifest {
-            let counts = count_trees(&store.db).map_err(|e| as_corrupt(path, e))?;
             let generation = stored_generation(&store.db).map_err(|e| as_corrupt(path, e))?;
+            let counts = match &verify {
+                Verify::Background(_) if unchanged => m.counts.clone(),
+                _ => count_trees(&store.db).map_err(|e| as_corrupt(path, e))?,
+            };
             let short = manifest::shortfalls(m, generation, &counts);
             if !short.is_empty() {
                 return Err(StoreError::Damaged {
@@ -392,9 +526,23 @@ impl Store {
                     shortfalls: short,
                 });
             }
-            store.shared.lock().generation = m.generation.max(generation);
+            let mut state = store.shared.lock();
+            state.generation = m.generation.max(generation);
+            // What was just counted (or what the manifest promises) is a true lower bound: the flush below need
+            // not count again.
+            state.counts = counts;
+            state.counted_at = Some(Instant::now());
+            drop(state);
+            if let Verify::Background(on_done) = verify {
+                if unchanged {
+                    later = Some((m.clone(), on_done));
+                }
+            }
         }
         store.shared.keeps_manifest.store(true, Ordering::SeqCst);
+        if let Some((m, on_done)) = later {
+            verify_in_background(&store, m, on_done);
+        }
         store.check_schema()?;
         store.flush()?;
         Ok(store)
@@ -414,6 +562,9 @@ impl Store {
             state: Mutex::new(FlushState::default()),
             keeps_manifest: AtomicBool::new(keeps_manifest),
             changed: AtomicBool::new(false),
+            removals: AtomicU64::new(0),
+            verifier: Mutex::new(None),
+            verify_now: AtomicBool::new(false),
         });
         Ok(Store {
             path: path.to_path_buf(),
@@ -447,6 +598,14 @@ impl Store {
                     .insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
                 self.flush()
             }
+        }
+    }
+
+    /// Lets a background check of the records (see [`Verify::Background`]) start now rather than after its wait.
+    pub fn start_verification(&self) {
+        self.shared.verify_now.store(true, Ordering::SeqCst);
+        if let Some(t) = lock(&self.shared.verifier).as_ref() {
+            t.unpark();
         }
     }
 
@@ -500,12 +659,42 @@ impl Store {
         self.shared.flush(true)
     }
 
-    /// Every song, sorted by artist, album, track and title; unreadable records are skipped and logged.
+    /// Every song, sorted by artist, album, track and title; unreadable records are skipped and logged. The
+    /// records are read in one pass and decoded and sorted on every core (a big library opens this way).
     pub fn all_songs(&self) -> Result<Vec<Song>> {
-        let mut songs = Vec::with_capacity(self.songs.len());
-        for item in self.songs.iter() {
+        use rayon::prelude::*;
+        // Ids are hex digests: one key range per leading digit (any other key falls in the first or last range),
+        // each read and decoded on its own core.
+        const STARTS: &[u8] = b"0123456789abcdef";
+        let ranges: Vec<(Option<u8>, Option<u8>)> = std::iter::once((None, Some(STARTS[0])))
+            .chain(
+                STARTS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &lo)| (Some(lo), STARTS.get(i + 1).copied())),
+            )
+            .collect();
+        let parts: Vec<Vec<Result<Song>>> = ranges
+            .par_iter()
+            .map(|&(lo, hi)| {
+                let lo: &[u8] = lo.as_slice();
+                let items = match hi {
+                    Some(hi) => self.songs.tree.range(lo..&[hi][..]),
+                    None => self.songs.tree.range(lo..),
+                };
+                items
+                    .map(|item| {
+                        let (k, v) = item?;
+                        self.songs.decode(&k, &v)
+                    })
+                    .collect()
+            })
+            .collect();
+        let decoded: Vec<Result<Song>> = parts.into_iter().flatten().collect();
+        let mut songs = Vec::with_capacity(decoded.len());
+        for item in decoded {
             match item {
-                Ok((_, song)) => songs.push(song),
+                Ok(song) => songs.push(song),
                 Err(StoreError::Decode { key, detail, .. }) => {
                     tracing::warn!(%key, %detail, "skipping unreadable song record")
                 }
@@ -646,7 +835,8 @@ impl Store {
 
 /// The order libraries are listed in.
 pub fn sort_songs(songs: &mut [Song]) {
-    songs.sort_by_cached_key(|s| {
+    use rayon::slice::ParallelSliceMut;
+    songs.par_sort_by_cached_key(|s| {
         (
             s.artist.to_lowercase(),
             s.album.to_lowercase(),

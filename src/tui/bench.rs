@@ -49,7 +49,7 @@ pub fn measure(ctx: &Context) -> anyhow::Result<UiBench> {
     let theme = Theme::load(&ctx.theme, &ctx.paths.config_dir, Theme::no_color_env())
         .map_err(anyhow::Error::msg)?;
     let keymap = Keymap::with_overrides(&ctx.config.keys).map_err(anyhow::Error::msg)?;
-    let core = Core::open(ctx)?;
+    let core = Core::open_interactive(ctx)?;
     let opened = (ms(start), Memory::now());
     let mut app = super::runtime::open_app(ctx, &core, keymap)?;
     let built = (ms(start), Memory::now());
@@ -57,6 +57,10 @@ pub fn measure(ctx: &Context) -> anyhow::Result<UiBench> {
     terminal.draw(|f| super::view::draw(f, &app, &theme))?;
     let first_frame_ms = ms(start);
     let after_first_frame = Memory::now();
+    // As the TUI does once the library is read.
+    if let Some(session) = core.session() {
+        session.store().start_verification();
+    }
     let steps = vec![
         Step::new("open the database", opened.0, opened.1),
         Step::new(

@@ -28,13 +28,17 @@ pub fn run(ctx: &Context) -> anyhow::Result<i32> {
         .map_err(anyhow::Error::msg)?;
     let keymap = Keymap::with_overrides(&ctx.config.keys)
         .map_err(|e| anyhow::anyhow!("config file {}: {e}", ctx.config_path.display()))?;
-    let core = Arc::new(Core::open(ctx)?);
+    let core = Arc::new(Core::open_interactive(ctx)?);
     if let Some(session) = core.session() {
         session.model().warm();
         session.start_upkeep();
         session.start_watch();
     }
     let mut app = open_app(ctx, &core, keymap)?;
+    // The library is read: the check of the database against its manifest may have the disk now.
+    if let Some(session) = core.session() {
+        session.store().start_verification();
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let workers = Workers::start(core.clone(), tx).context("cannot start the worker threads")?;
     workers.load_moods(&app.songs);
@@ -86,23 +90,9 @@ pub fn open_app(ctx: &Context, core: &Core, keymap: Keymap) -> anyhow::Result<Ap
     if let Link::Remote(client) = &core.link {
         app.jobs.attached_to = Some(client.hello.pid);
     }
-    release_freed_memory();
+    crate::store::release_freed_memory();
     Ok(app)
 }
-
-/// Opening read the whole database once (the store counts every record; the library is decoded in full), and
-/// `main` tells glibc to keep freed memory for the model's tensors: what that reading freed would stay resident
-/// for the whole session (about 200 MB at 100k songs). It goes back to the system here, once.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_freed_memory() {
-    // SAFETY: malloc_trim only returns free heap pages to the system; it is safe to call at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_freed_memory() {}
 
 /// Closes the core once the workers let go of it (they were given up to the shutdown wait).
 fn close(core: Arc<Core>) {
