@@ -61,13 +61,14 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(songs: &[Song]) -> Prepared {
+        use rayon::prelude::*;
         Prepared {
             both: songs
-                .iter()
+                .par_iter()
                 .map(|s| Utf32String::from(format!("{} {}", s.artist, s.title)))
                 .collect(),
             album: songs
-                .iter()
+                .par_iter()
                 .map(|s| Utf32String::from(s.album.as_str()))
                 .collect(),
         }

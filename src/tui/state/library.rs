@@ -9,6 +9,8 @@ use crate::tui::editor::LineEditor;
 
 /// Songs matched per slice of an incremental filter.
 pub const FILTER_SLICE: usize = 20_000;
+/// Songs one matcher scores at a time within a slice (the slice is split across the cores).
+const FILTER_CHUNK: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -82,7 +84,7 @@ pub struct Library {
     artist_order: Option<Vec<u32>>,
     title_order: Option<Vec<u32>>,
     /// The songs' names ready for the matcher, made at the first filter.
-    prepared: Option<std::rc::Rc<search::Prepared>>,
+    prepared: Option<std::sync::Arc<search::Prepared>>,
     /// The fuzzy matcher the filter uses.
     pub engine: search::Engine,
 }
@@ -155,6 +157,19 @@ impl Library {
         self.prepared = None;
     }
 
+    /// The songs' names ready for the matcher (made now if they are not yet); `None` for a matcher that needs
+    /// none.
+    pub fn prepare(&mut self, songs: &[Song]) -> Option<std::sync::Arc<search::Prepared>> {
+        match self.engine {
+            search::Engine::Nucleo => Some(
+                self.prepared
+                    .get_or_insert_with(|| std::sync::Arc::new(search::Prepared::new(songs)))
+                    .clone(),
+            ),
+            search::Engine::Skim => None,
+        }
+    }
+
     /// Starts matching the query as it is now, narrowing the last result when the query only grew.
     pub fn start_filter(&mut self, songs: usize) {
         let query = self.query.text().trim().to_string();
@@ -205,31 +220,38 @@ impl Library {
         mood: Option<(f32, f32)>,
         budget: usize,
     ) {
+        if self.job.is_none() {
+            return;
+        }
+        let prepared = self.prepare(songs);
         let Some(job) = self.job.as_mut() else {
             return;
         };
         let end = (job.pos + budget).min(job.todo.len());
-        if let Some(mut scorer) = search::Scorer::new(self.engine, &job.query) {
-            let prepared = match self.engine {
-                search::Engine::Nucleo => Some(
-                    self.prepared
-                        .get_or_insert_with(|| std::rc::Rc::new(search::Prepared::new(songs)))
-                        .clone(),
-                ),
-                search::Engine::Skim => None,
-            };
-            for &i in &job.todo[job.pos..end] {
-                let Some(song) = songs.get(i as usize) else {
-                    continue;
-                };
-                let score = match &prepared {
-                    Some(p) => scorer.score_prepared(song, p, i as usize),
-                    None => scorer.score(song),
-                };
-                if let Some(score) = score {
-                    job.hits.push((i, score));
-                }
-            }
+        if search::Scorer::new(self.engine, &job.query).is_some() {
+            // Scored on every core, a chunk per task with a scorer of its own; hits keep the order of `todo`.
+            use rayon::prelude::*;
+            let (engine, query) = (self.engine, job.query.as_str());
+            let parts: Vec<Vec<(u32, i64)>> = job.todo[job.pos..end]
+                .par_chunks(FILTER_CHUNK)
+                .map(|chunk| {
+                    let Some(mut scorer) = search::Scorer::new(engine, query) else {
+                        return Vec::new();
+                    };
+                    chunk
+                        .iter()
+                        .filter_map(|&i| {
+                            let song = songs.get(i as usize)?;
+                            let score = match &prepared {
+                                Some(p) => scorer.score_prepared(song, p, i as usize),
+                                None => scorer.score(song),
+                            };
+                            score.map(|s| (i, s))
+                        })
+                        .collect()
+                })
+                .collect();
+            job.hits.extend(parts.into_iter().flatten());
         }
         job.pos = end;
         if job.pos >= job.todo.len() {
@@ -362,9 +384,10 @@ impl Library {
 
 /// Song indices sorted by two names, case-insensitively (ties keep song order). The first eight bytes of each key
 /// are compared as a number first, so most comparisons never reach the strings.
-fn name_order(songs: &[Song], names: impl Fn(&Song) -> (&str, &str)) -> Vec<u32> {
+fn name_order(songs: &[Song], names: impl Fn(&Song) -> (&str, &str) + Sync) -> Vec<u32> {
+    use rayon::prelude::*;
     let keys: Vec<String> = songs
-        .iter()
+        .par_iter()
         .map(|s| {
             let (a, b) = names(s);
             format!("{a}\u{0}{b}").to_lowercase()
@@ -380,7 +403,7 @@ fn name_order(songs: &[Song], names: impl Fn(&Song) -> (&str, &str)) -> Vec<u32>
         })
         .collect();
     let mut order: Vec<u32> = (0..songs.len() as u32).collect();
-    order.sort_by(|a, b| {
+    order.par_sort_by(|a, b| {
         let (a, b) = (*a as usize, *b as usize);
         heads[a].cmp(&heads[b]).then_with(|| keys[a].cmp(&keys[b]))
     });

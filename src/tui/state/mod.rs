@@ -370,6 +370,8 @@ impl App {
             Action::Search => {
                 self.focus(Pane::Library);
                 self.library.searching = true;
+                // The matcher's copy of the names is made as the filter opens, not at the first key typed.
+                self.library.prepare(&self.songs);
             }
             Action::Select => self.select(),
             Action::SortNext => {
@@ -915,6 +917,7 @@ impl App {
                 self.message(false, &text);
             }
             Event::Notice { text } => self.message(false, &text),
+            Event::Damaged { text } => self.message(true, &text),
             Event::NowPlaying { now } => self.on_now_playing(now),
             Event::Radio { radio } => self.playing.radio = Some(radio),
         }
