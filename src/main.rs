@@ -3,6 +3,7 @@
 
 fn main() {
     tune_allocator();
+    start_thread_pool();
     let code = match moodtape::cli::parse() {
         Err(code) => code,
         Ok(cli) => match cli.command {
@@ -35,3 +36,15 @@ fn tune_allocator() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
+
+/// The pool that reads the library and runs the filter on every core. Built now, before the model's loader may
+/// set `RAYON_NUM_THREADS=1` for its single-threaded matrix products (see `Encoder::use_workers`), which would
+/// otherwise leave this pool one thread. A `RAYON_NUM_THREADS` the user set is left to rayon.
+fn start_thread_pool() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores)
+            .build_global();
+    }
+}

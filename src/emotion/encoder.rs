@@ -314,6 +314,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_fast_gelu_of_the_vendored_candle_matches_the_exact_one() {
+        // BERT's GELU in f32 takes a branch-free erf (vendor/README.md); the f64 path keeps the exact libm erf.
+        let xs: Vec<f64> = (-4000..=4000).map(|i| f64::from(i) * 0.0025).collect();
+        let exact = Tensor::new(xs.as_slice(), &Device::Cpu)
+            .unwrap()
+            .gelu_erf()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let xs32: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
+        let fast = Tensor::new(xs32.as_slice(), &Device::Cpu)
+            .unwrap()
+            .gelu_erf()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let worst = xs
+            .iter()
+            .zip(exact.iter().zip(&fast))
+            .map(|(x, (e, f))| (f64::from(*f) - e).abs() / (1.0 + x.abs()))
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-6, "worst error {worst}");
+    }
+
+    #[test]
     fn mean_pool_ignores_padding() {
         let dev = Device::Cpu;
         // Two rows; the second has one real token and one padded token holding garbage.

@@ -995,6 +995,23 @@ impl UnaryOpT for Round {
     }
 }
 
+/// erf(x) = 1 - 1 / (1 + a1 x + ... + a6 x^6)^16 for x >= 0 (Abramowitz & Stegun 7.1.28, |error| <= 3e-7),
+/// odd in x. No branches and no exp, so a loop over a slice vectorizes. Large |x| overflows the power to
+/// infinity, which gives exactly ±1.
+#[inline(always)]
+pub fn erf_f32_fast(x: f32) -> f32 {
+    let a = x.abs();
+    let p = 1.0
+        + a * (0.070_523_08
+            + a * (0.042_282_01
+                + a * (0.009_270_527 + a * (0.000_152_014_3 + a * (0.000_276_567_2 + a * 0.000_043_063_8)))));
+    let p2 = p * p;
+    let p4 = p2 * p2;
+    let p8 = p4 * p4;
+    let p16 = p8 * p8;
+    (1.0 - 1.0 / p16).copysign(x)
+}
+
 impl UnaryOpT for GeluErf {
     const NAME: &'static str = "gelu_erf";
     const KERNEL: &'static str = "ugelu_erf";
@@ -1009,7 +1026,9 @@ impl UnaryOpT for GeluErf {
     }
     #[inline(always)]
     fn f32(v: f32) -> f32 {
-        (crate::cpu::erf::erf_f32(v * std::f32::consts::FRAC_1_SQRT_2) + 1.) * 0.5 * v
+        // moodtape: a branch-free erf (Abramowitz & Stegun 7.1.28, absolute error below 3e-7) instead of the
+        // libm port, which took a fifth of a BERT forward pass on the CPU.
+        (erf_f32_fast(v * std::f32::consts::FRAC_1_SQRT_2) + 1.) * 0.5 * v
     }
     #[inline(always)]
     fn f64(v: f64) -> f64 {
