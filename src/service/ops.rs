@@ -397,6 +397,9 @@ impl Session {
                 reason: clean_line(&e.to_string()),
             },
         };
+        // The encoder's activations were kept in the heap for speed while the job ran (see `tune_allocator` in
+        // main.rs); once it is over they go back to the system instead of staying resident all session.
+        crate::store::release_freed_memory();
         self.publish(Event::Job {
             kind: JobKind::Analysis,
             status,
