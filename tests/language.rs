@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json_out, moodtape};
+use common::{moodtape, ok_json, succeeded};
 use serde_json::{json, Value};
 
 const SPANISH: &str = "La noche es larga y tú no estás aquí\nLloro sola pensando en ti\nLas calles están vacías y frías\nY el silencio llena mis días\n\nTe busco en cada rincón de la ciudad\nPero solo encuentro soledad\nMi corazón se rompe sin piedad\nY no sé dónde está la verdad";
@@ -28,31 +28,24 @@ fn import(home: &Path, songs: &[(&str, &str, &str)]) {
         .collect();
     let file = home.join("songs.jsonl");
     std::fs::write(&file, rows).unwrap();
-    let out = moodtape(home)
-        .args(["--offline", "import"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        moodtape(home)
+            .args(["--offline", "import"])
+            .arg(&file)
+            .output()
+            .unwrap(),
     );
 }
 
 fn run_json(home: &Path, args: &[&str]) -> Value {
-    let out = moodtape(home)
-        .arg("--offline")
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_out(&out)
+    ok_json(
+        moodtape(home)
+            .arg("--offline")
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap(),
+    )
 }
 
 fn by_title<'a>(list: &'a Value, title: &str) -> Option<&'a Value> {
