@@ -132,7 +132,7 @@ struct FlushState {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, FlushState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// Before records of `tree` are removed, the manifest stops promising that tree's count, so a crash after
@@ -447,6 +447,7 @@ fn verify_in_background(
 /// How long a background check of the records waits for [`Store::start_verification`].
 const VERIFY_AFTER: Duration = Duration::from_secs(2);
 
+/// A poisoned lock only means another thread panicked while holding it; the data is still usable.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -663,26 +664,22 @@ impl Store {
     /// records are read in one pass and decoded and sorted on every core (a big library opens this way).
     pub fn all_songs(&self) -> Result<Vec<Song>> {
         use rayon::prelude::*;
+        use std::ops::Bound::{self, Excluded, Included, Unbounded};
         // Ids are hex digests: one key range per leading digit (any other key falls in the first or last range),
         // each read and decoded on its own core.
-        const STARTS: &[u8] = b"0123456789abcdef";
-        let ranges: Vec<(Option<u8>, Option<u8>)> = std::iter::once((None, Some(STARTS[0])))
-            .chain(
-                STARTS
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &lo)| (Some(lo), STARTS.get(i + 1).copied())),
-            )
+        let cuts: Vec<&[u8]> = b"0123456789abcdef".chunks(1).collect();
+        let ranges: Vec<[Bound<&[u8]>; 2]> = (0..=cuts.len())
+            .map(|i| {
+                let lo = i.checked_sub(1).map_or(Unbounded, |j| Included(cuts[j]));
+                [lo, cuts.get(i).map_or(Unbounded, |c| Excluded(*c))]
+            })
             .collect();
         let parts: Vec<Vec<Result<Song>>> = ranges
             .par_iter()
-            .map(|&(lo, hi)| {
-                let lo: &[u8] = lo.as_slice();
-                let items = match hi {
-                    Some(hi) => self.songs.tree.range(lo..&[hi][..]),
-                    None => self.songs.tree.range(lo..),
-                };
-                items
+            .map(|range| {
+                self.songs
+                    .tree
+                    .range::<&[u8], _>((range[0], range[1]))
                     .map(|item| {
                         let (k, v) = item?;
                         self.songs.decode(&k, &v)
@@ -690,9 +687,8 @@ impl Store {
                     .collect()
             })
             .collect();
-        let decoded: Vec<Result<Song>> = parts.into_iter().flatten().collect();
-        let mut songs = Vec::with_capacity(decoded.len());
-        for item in decoded {
+        let mut songs = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        for item in parts.into_iter().flatten() {
             match item {
                 Ok(song) => songs.push(song),
                 Err(StoreError::Decode { key, detail, .. }) => {

@@ -83,7 +83,7 @@ pub struct Library {
     /// pass over the order instead of another sort of strings.
     artist_order: Option<Vec<u32>>,
     title_order: Option<Vec<u32>>,
-    /// The songs' names ready for the matcher, made at the first filter.
+    /// The songs' names ready for the matcher, made as the first filter opens.
     prepared: Option<std::sync::Arc<search::Prepared>>,
     /// The fuzzy matcher the filter uses.
     pub engine: search::Engine,
@@ -220,39 +220,35 @@ impl Library {
         mood: Option<(f32, f32)>,
         budget: usize,
     ) {
-        if self.job.is_none() {
-            return;
-        }
         let prepared = self.prepare(songs);
         let Some(job) = self.job.as_mut() else {
             return;
         };
         let end = (job.pos + budget).min(job.todo.len());
-        if search::Scorer::new(self.engine, &job.query).is_some() {
-            // Scored on every core, a chunk per task with a scorer of its own; hits keep the order of `todo`.
-            use rayon::prelude::*;
-            let (engine, query) = (self.engine, job.query.as_str());
-            let parts: Vec<Vec<(u32, i64)>> = job.todo[job.pos..end]
-                .par_chunks(FILTER_CHUNK)
-                .map(|chunk| {
-                    let Some(mut scorer) = search::Scorer::new(engine, query) else {
-                        return Vec::new();
-                    };
-                    chunk
-                        .iter()
-                        .filter_map(|&i| {
-                            let song = songs.get(i as usize)?;
-                            let score = match &prepared {
-                                Some(p) => scorer.score_prepared(song, p, i as usize),
-                                None => scorer.score(song),
-                            };
-                            score.map(|s| (i, s))
-                        })
-                        .collect()
-                })
-                .collect();
-            job.hits.extend(parts.into_iter().flatten());
-        }
+        // Scored on every core, a chunk per task with a scorer of its own (none for a query that matches nothing by
+        // itself); hits keep the order of `todo`.
+        use rayon::prelude::*;
+        let (engine, query) = (self.engine, job.query.as_str());
+        let parts: Vec<Vec<(u32, i64)>> = job.todo[job.pos..end]
+            .par_chunks(FILTER_CHUNK)
+            .map(|chunk| {
+                let Some(mut scorer) = search::Scorer::new(engine, query) else {
+                    return Vec::new();
+                };
+                chunk
+                    .iter()
+                    .filter_map(|&i| {
+                        let song = songs.get(i as usize)?;
+                        let score = match &prepared {
+                            Some(p) => scorer.score_prepared(song, p, i as usize),
+                            None => scorer.score(song),
+                        };
+                        score.map(|s| (i, s))
+                    })
+                    .collect()
+            })
+            .collect();
+        job.hits.extend(parts.into_iter().flatten());
         job.pos = end;
         if job.pos >= job.todo.len() {
             if let Some(job) = self.job.take() {
