@@ -162,3 +162,47 @@ pub fn emotion_point(probs: &[f32], thresholds: &[f32]) -> Option<(f32, f32)> {
     }
     (w > 0.0).then(|| (v / w, a / w))
 }
+
+/// How a typed mood is put to the model. The heads learned from sentences (Reddit comments, EmoBank's news and
+/// fiction), so a bare phrase of a few words ("livid", "chill sunday morning") is read as the sentence someone
+/// would say: "I feel livid." Phrases that already say who feels ("I'm wiped", "feeling blue") are only closed
+/// with a full stop; sentences and longer texts are read as typed. On the short moods' train split (385 phrases)
+/// this read 3 points more quadrants right than the bare phrase, and arousal's r rose from 0.45 to 0.47.
+pub fn mood_prompt(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX_WORDS: usize = 4;
+    const SAYS_WHO: [&str; 6] = ["i", "i'm", "im", "feel", "feeling", "felt"];
+    let t = text.trim();
+    let mut words = t.split_whitespace();
+    let Some(first) = words.next() else {
+        return t.into();
+    };
+    if words.count() >= MAX_WORDS || t.ends_with(['.', '!', '?']) {
+        return t.into();
+    }
+    let first = first.to_lowercase().replace('\u{2019}', "'");
+    if SAYS_WHO.contains(&first.as_str()) {
+        format!("{t}.").into()
+    } else {
+        format!("I feel {t}.").into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mood_prompt;
+
+    #[test]
+    fn a_short_phrase_is_read_as_a_sentence_and_a_longer_text_as_typed() {
+        assert_eq!(mood_prompt("  livid "), "I feel livid.");
+        assert_eq!(
+            mood_prompt("chill sunday morning"),
+            "I feel chill sunday morning."
+        );
+        assert_eq!(mood_prompt("feeling blue"), "feeling blue.");
+        assert_eq!(mood_prompt("I\u{2019}m so tired"), "I\u{2019}m so tired.");
+        assert_eq!(mood_prompt("so done with today!"), "so done with today!");
+        let long = "had a long week and just want to unwind";
+        assert_eq!(mood_prompt(long), long);
+        assert_eq!(mood_prompt("   "), "");
+    }
+}

@@ -214,7 +214,11 @@ pub fn score_moods(
     examples: &[data::MoodExample],
     split: &str,
 ) -> anyhow::Result<MoodsEval> {
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let prompts: Vec<_> = examples
+        .iter()
+        .map(|e| crate::emotion::mood_prompt(&e.text))
+        .collect();
+    let texts: Vec<&str> = prompts.iter().map(|p| p.as_ref()).collect();
     let readings = engine.read_texts(&texts)?;
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = Quadrant::ALL
         .iter()

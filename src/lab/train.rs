@@ -518,7 +518,13 @@ pub fn train(
     }
     let go_texts = |v| texts(v, |e: &GoExample| e.text.as_str());
     let va_texts = |v| texts(v, |e: &VaExample| e.text.as_str());
-    let mood_texts = |v| texts(v, |e: &MoodExample| e.text.as_str());
+    // Short moods are trained on as they are read (see `mood_prompt`).
+    let prompted = |v: &[MoodExample]| -> Vec<String> {
+        v.iter()
+            .map(|e| crate::emotion::mood_prompt(&e.text).into_owned())
+            .collect()
+    };
+    let (moods_train, moods_dev) = (prompted(&d.moods[0]), prompted(&d.moods[1]));
     // Texts are cut to `max_tokens` for training and read whole (up to the encoder's limit) for scoring, as the
     // engine reads them; song chunks are always read whole.
     let sets: Vec<(&str, Vec<&str>, usize)> = vec![
@@ -526,8 +532,12 @@ pub fn train(
         ("go_dev", go_texts(&d.go[1]), MAX_TOKENS),
         ("eb_train", va_texts(&d.eb[0]), opts.max_tokens),
         ("eb_dev", va_texts(&d.eb[1]), MAX_TOKENS),
-        ("moods_train", mood_texts(&d.moods[0]), opts.max_tokens),
-        ("moods_dev", mood_texts(&d.moods[1]), MAX_TOKENS),
+        (
+            "moods_train",
+            texts(&moods_train, String::as_str),
+            opts.max_tokens,
+        ),
+        ("moods_dev", texts(&moods_dev, String::as_str), MAX_TOKENS),
         (
             "songs_train",
             texts(&song_sets[0].texts, String::as_str),

@@ -258,7 +258,8 @@ impl Session {
             !text.trim().is_empty(),
             "the mood text is empty; say how you feel, e.g. \"tired but hopeful\""
         );
-        let mut moods = self.model.read_texts(vec![text.to_string()])?;
+        let prompt = crate::emotion::mood_prompt(text).into_owned();
+        let mut moods = self.model.read_texts(vec![prompt])?;
         moods.pop().context("the model gave no reading")
     }
 
