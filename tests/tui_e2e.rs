@@ -3,88 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod tmux_support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use tmux_support::{Tmux, SESSION};
+
 const MOOD: &str = "I miss her so much, I feel empty";
-const SESSION: &str = "moodtape";
-
-/// A tmux server of our own (its own socket), with the isolated environment, killed on drop.
-struct Tmux {
-    socket: String,
-    home: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn command(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &self.socket, "-f", "/dev/null"]);
-        common::isolate(&mut cmd, self.home.path());
-        cmd.env_remove("TMUX").env_remove("NO_COLOR");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.command().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts the binary with `flags` at 120x40; the shell prints its exit code after it.
-    fn launch(&self, flags: &str) {
-        let bin = assert_cmd::cargo::cargo_bin("moodtape");
-        let script = format!(
-            "'{}' {flags}; echo MOODTAPE_EXIT=$?; sleep 600",
-            bin.display().to_string().replace('\'', "'\\''")
-        );
-        self.run(&[
-            "new-session",
-            "-d",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-s",
-            SESSION,
-            &script,
-        ]);
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", SESSION])
-    }
-
-    /// Polls the screen until `done` holds; panics with the screen and the log when `fail` holds or time is up.
-    fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                eprintln!("{what}: after {:.1}s", start.elapsed().as_secs_f64());
-                return screen;
-            }
-            let failed = ["cannot read the mood", "✗ model:"]
-                .iter()
-                .find(|f| screen.contains(*f));
-            if failed.is_some() || start.elapsed() > timeout {
-                let log =
-                    std::fs::read_to_string(self.home.path().join("state/moodtape/moodtape.log"))
-                        .unwrap_or_default();
-                panic!(
-                    "waiting for {what} ({:.0}s): {}\n--- screen ---\n{screen}\n--- log ---\n{log}",
-                    start.elapsed().as_secs_f64(),
-                    failed.map_or("timed out", |f| f)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
 
 /// A child process killed when the test ends early, so none outlives it.
 struct KillOnDrop(std::process::Child);
@@ -98,22 +24,14 @@ impl Drop for KillOnDrop {
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
-    }
-}
-
 #[test]
 fn type_a_mood_get_recommendations_open_help_and_quit() {
     if !common::require_tmux(module_path!()) {
         return;
     }
-    let tmux = Tmux {
-        socket: format!("moodtape-e2e-{}", std::process::id()),
-        home: tempfile::tempdir().unwrap(),
-    };
-    tmux.launch("--demo");
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::new("moodtape-e2e", home.path());
+    tmux.launch("", "--demo");
 
     // The first frame comes at once, long before the model has loaded.
     let first = tmux.wait_for("first frame", Duration::from_secs(60), |s| {
@@ -129,14 +47,14 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
     );
     assert!(first.contains("124 songs"), "{first}");
 
-    tmux.run(&["send-keys", "-t", SESSION, "m"]);
+    tmux.keys("m");
     tmux.run(&["send-keys", "-t", SESSION, "-l", MOOD]);
     let typed = tmux.wait_for("typed mood", Duration::from_secs(10), |s| s.contains(MOOD));
     assert!(
         !typed.contains("MOODTAPE_EXIT"),
         "typing q-less text must not quit"
     );
-    tmux.run(&["send-keys", "-t", SESSION, "Enter"]);
+    tmux.keys("Enter");
 
     // Recommendations: the playlist is titled with the mood and has a first song with its reason.
     let recs = tmux.wait_for("recommendations", Duration::from_secs(120), |s| {
@@ -145,8 +63,8 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
     assert!(recs.contains(" 1 "), "{recs}");
 
     // While the TUI holds the database, another shell's commands go through it.
-    let file = tmux.home.path().join("from-another-shell.m3u8");
-    let out = common::moodtape_std(tmux.home.path())
+    let file = tmux.home().join("from-another-shell.m3u8");
+    let out = common::moodtape_std(tmux.home())
         .args([
             "--demo",
             "recommend",
@@ -167,7 +85,7 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
     assert!(std::fs::read_to_string(&file)
         .unwrap()
         .starts_with("#EXTM3U"));
-    let out = common::moodtape_std(tmux.home.path())
+    let out = common::moodtape_std(tmux.home())
         .args(["--demo", "feedback", "like", "Rainy Window Lullaby"])
         .output()
         .unwrap();
@@ -183,14 +101,14 @@ fn type_a_mood_get_recommendations_open_help_and_quit() {
         |s| s.contains("liked Amélie Hart - Rainy Window Lullaby"),
     );
 
-    tmux.run(&["send-keys", "-t", SESSION, "?"]);
+    tmux.keys("?");
     let help = tmux.wait_for("help", Duration::from_secs(10), |s| s.contains("Keys (esc"));
     assert!(
         help.contains("type a mood") && help.contains("next pane"),
         "{help}"
     );
 
-    tmux.run(&["send-keys", "-t", SESSION, "q"]);
+    tmux.keys("q");
     let after = tmux.wait_for("exit", Duration::from_secs(30), |s| {
         s.contains("MOODTAPE_EXIT=")
     });
@@ -211,12 +129,10 @@ fn a_tui_started_while_serve_runs_attaches_to_it() {
     if !common::require_tmux(module_path!()) {
         return;
     }
-    let tmux = Tmux {
-        socket: format!("moodtape-attach-{}", std::process::id()),
-        home: tempfile::tempdir().unwrap(),
-    };
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::new("moodtape-attach", home.path());
     let mut serve = KillOnDrop(
-        common::moodtape_std(tmux.home.path())
+        common::moodtape_std(tmux.home())
             .args(["--demo", "--offline", "serve"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -232,12 +148,12 @@ fn a_tui_started_while_serve_runs_attaches_to_it() {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    tmux.launch("--demo --offline");
+    tmux.launch("", "--demo --offline");
     let screen = tmux.wait_for("attached TUI", Duration::from_secs(60), |s| {
         s.contains("Library [1]") && s.contains(&format!("via pid {}", serve.0.id()))
     });
     assert!(screen.contains("124 songs"), "{screen}");
-    tmux.run(&["send-keys", "-t", SESSION, "q"]);
+    tmux.keys("q");
     let after = tmux.wait_for("exit", Duration::from_secs(30), |s| {
         s.contains("MOODTAPE_EXIT=")
     });
@@ -272,10 +188,8 @@ fn ctrl_z_suspends_and_sigterm_or_sighup_restore_the_terminal() {
     if !common::require_tmux(module_path!()) {
         return;
     }
-    let tmux = Tmux {
-        socket: format!("moodtape-signals-{}", std::process::id()),
-        home: tempfile::tempdir().unwrap(),
-    };
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::new("moodtape-signals", home.path());
     tmux.run(&[
         "new-session",
         "-d",
@@ -302,7 +216,7 @@ fn ctrl_z_suspends_and_sigterm_or_sighup_restore_the_terminal() {
         });
         if signal == "TERM" {
             // Ctrl-Z hands the terminal back to the shell; fg brings the TUI back, redrawn.
-            tmux.run(&["send-keys", "-t", SESSION, "C-z"]);
+            tmux.keys("C-z");
             tmux.wait_for("suspended", Duration::from_secs(10), |s| {
                 s.contains("Stopped")
             });
@@ -338,7 +252,7 @@ fn ctrl_z_suspends_and_sigterm_or_sighup_restore_the_terminal() {
         assert_eq!(alternate(), "0", "SIG{signal} left the alternate screen on");
         assert!(!after.contains("Library [1]"), "{after}");
         // The database was closed cleanly: it opens and checks without a word of damage.
-        let check = common::moodtape_std(tmux.home.path())
+        let check = common::moodtape_std(tmux.home())
             .args(["--demo", "db", "check"])
             .output()
             .unwrap();

@@ -4,58 +4,13 @@
 
 mod common;
 mod mpd_support;
+mod tmux_support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{write_audio, Tags};
 use mpd_support::{require_mpd, Mpd};
-
-const SESSION: &str = "moodtape";
-
-struct Tmux {
-    socket: String,
-    home: std::path::PathBuf,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &self.socket, "-f", "/dev/null"]);
-        common::isolate(&mut cmd, &self.home);
-        cmd.env_remove("TMUX").env_remove("NO_COLOR");
-        let out = cmd.args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.run(&["capture-pane", "-p", "-t", SESSION]);
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "waiting for {what}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
+use tmux_support::Tmux;
 
 #[test]
 fn the_tui_shows_the_playing_song_and_survives_mpd_going_away() {
@@ -96,49 +51,38 @@ fn the_tui_shows_the_playing_song_and_survives_mpd_going_away() {
     conn.command("add \"Ben Bright - Jump Around.mp3\"");
     conn.command("play 0");
 
-    let tmux = Tmux {
-        socket: format!("moodtape-playing-{}", std::process::id()),
-        home: home.clone(),
-    };
-    let script = format!(
-        "MPD_HOST=127.0.0.1 MPD_PORT={} '{}' --offline; echo MOODTAPE_EXIT=$?; sleep 600",
-        mpd.port,
-        assert_cmd::cargo::cargo_bin("moodtape").display()
+    let tmux = Tmux::new("moodtape-playing", &home);
+    tmux.launch(
+        &format!("MPD_HOST=127.0.0.1 MPD_PORT={}", mpd.port),
+        "--offline",
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-s",
-        SESSION,
-        &script,
-    ]);
-    tmux.wait_for("the playing song", |s| {
+    tmux.wait_for("the playing song", Duration::from_secs(60), |s| {
         s.contains("▶ Ann Arbor – Sunny Run")
     });
-    tmux.run(&["send-keys", "-t", SESSION, ">"]);
-    tmux.wait_for("the next song", |s| {
+    tmux.keys(">");
+    tmux.wait_for("the next song", Duration::from_secs(60), |s| {
         s.contains("▶ Ben Bright – Jump Around")
     });
 
     mpd.kill();
-    tmux.wait_for("MPD lost", |s| s.contains("trying again"));
+    tmux.wait_for("MPD lost", Duration::from_secs(60), |s| {
+        s.contains("trying again")
+    });
     // The UI keeps working.
-    tmux.run(&["send-keys", "-t", SESSION, "?"]);
-    tmux.wait_for("help", |s| s.contains("Keys (esc"));
-    tmux.run(&["send-keys", "-t", SESSION, "Escape"]);
+    tmux.keys("?");
+    tmux.wait_for("help", Duration::from_secs(60), |s| s.contains("Keys (esc"));
+    tmux.keys("Escape");
     mpd.start_again();
     // A killed mpd kept no queue.
     let mut conn = mpd.conn();
     conn.command("add \"Ann Arbor - Sunny Run.mp3\"");
     conn.command("play 0");
-    tmux.wait_for("MPD back", |s| {
+    tmux.wait_for("MPD back", Duration::from_secs(60), |s| {
         s.contains("▶ Ann Arbor – Sunny Run") && !s.contains("trying again")
     });
-    tmux.run(&["send-keys", "-t", SESSION, "q"]);
-    let after = tmux.wait_for("exit", |s| s.contains("MOODTAPE_EXIT="));
+    tmux.keys("q");
+    let after = tmux.wait_for("exit", Duration::from_secs(60), |s| {
+        s.contains("MOODTAPE_EXIT=")
+    });
     assert!(after.contains("MOODTAPE_EXIT=0"), "{after}");
 }
