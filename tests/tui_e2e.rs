@@ -190,17 +190,7 @@ fn ctrl_z_suspends_and_sigterm_or_sighup_restore_the_terminal() {
     }
     let home = tempfile::tempdir().unwrap();
     let tmux = Tmux::new("moodtape-signals", home.path());
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-s",
-        SESSION,
-        "bash --norc --noprofile -i",
-    ]);
+    tmux.start("bash --norc --noprofile -i");
     let bin = assert_cmd::cargo::cargo_bin("moodtape");
     let start = format!("'{}' --demo; echo MOODTAPE_EXIT=$?", bin.display());
     let alternate = || {

@@ -57,6 +57,11 @@ impl Tmux {
             "{env} '{}' {flags}; echo MOODTAPE_EXIT=$?; sleep 600",
             bin.display().to_string().replace('\'', "'\\''")
         );
+        self.start(&script);
+    }
+
+    /// Opens the session at 120x40 running the shell command `command`.
+    pub fn start(&self, command: &str) {
         self.run(&[
             "new-session",
             "-d",
@@ -66,7 +71,7 @@ impl Tmux {
             "40",
             "-s",
             SESSION,
-            &script,
+            command,
         ]);
     }
 
