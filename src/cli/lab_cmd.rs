@@ -65,6 +65,11 @@ pub struct TrainArgs {
     /// Loss weight of the MusicMood songs
     #[arg(long)]
     pub songs_weight: Option<f32>,
+    /// Learn every valence/arousal dataset in one frame, in units of the heads' va_scale (by default each dataset
+    /// has its own: its targets in units of their spread, reached from the shared head through a learned scale
+    /// and offset, the short moods being the head's own frame)
+    #[arg(long)]
+    pub va_one_frame: bool,
     /// Train on at most N examples of each dataset split (a quick check of the pipeline)
     #[arg(long)]
     pub limit: Option<usize>,
@@ -194,6 +199,7 @@ pub fn run_train(ctx: &Context, args: TrainArgs) -> anyhow::Result<i32> {
     topts.songs_weight = args.songs_weight.unwrap_or(topts.songs_weight);
     topts.go_per_epoch = args.go_per_epoch;
     topts.go_va_weight = args.go_va_weight.unwrap_or(topts.go_va_weight);
+    topts.va_per_dataset = !args.va_one_frame;
     let report = train(&files, &topts, &mut |line| errln!("train: {line}"))?;
     outln!(
         "wrote {} and {} in {:.0} s\n  dev:  {}\n  test: {}\n  demo: {} of {} songs in their intended quadrant",

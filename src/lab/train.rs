@@ -71,6 +71,11 @@ pub struct TrainOptions {
     /// Loss weight of a batch of songs, and how many songs are in one.
     pub songs_weight: f32,
     pub songs_per_batch: usize,
+    /// Each valence/arousal dataset is learned in its own frame: its targets in units of their own spread per
+    /// axis, reached from the shared head through a learned scale and offset (the short moods, which say where
+    /// the quadrants are, are the head's own frame). Off: every dataset's targets are read as they are, in units
+    /// of `VA_SCALE`.
+    pub va_per_dataset: bool,
     /// Use at most this many examples of each dataset split (for quick runs).
     pub limit: Option<usize>,
     /// Score the written heads through the engine on every split at the end (a few minutes).
@@ -108,6 +113,7 @@ impl TrainOptions {
             go_va_weight: 0.1,
             songs_weight: 1.0,
             songs_per_batch: 8,
+            va_per_dataset: true,
             limit: None,
             final_scores: true,
         }
@@ -607,6 +613,21 @@ pub fn train(
     // How sharply the song loss reads a song's valence; learned, and not part of the heads (only the sign of a
     // song's valence is read).
     let sharpness = Var::from_tensor(&Tensor::new(&[SONG_SHARPNESS], &device)?)?;
+    let frames = if opts.va_per_dataset {
+        let go_points: Vec<[f32; 2]> = d.go[0].iter().map(label_point).collect();
+        let eb_points: Vec<[f32; 2]> = d.eb[0].iter().map(|e| [e.valence, e.arousal]).collect();
+        let moods_points: Vec<[f32; 2]> =
+            d.moods[0].iter().map(|e| [e.valence, e.arousal]).collect();
+        // The short moods are the reference when there are any; EmoBank otherwise.
+        let reference_moods = !moods_points.is_empty();
+        Some(VaFrames {
+            go: VaFrame::new(&go_points, true, &device)?,
+            eb: VaFrame::new(&eb_points, reference_moods, &device)?,
+            moods: VaFrame::new(&moods_points, false, &device)?,
+        })
+    } else {
+        None
+    };
     type Named = Vec<(String, Var)>;
     let (layer_vars, head_vars): (Named, Named) = {
         let data = varmap
@@ -630,6 +651,14 @@ pub fn train(
     )?;
     let mut head_params: Vec<Var> = head_vars.into_iter().map(|(_, v)| v).collect();
     head_params.push(sharpness.clone());
+    if let Some(f) = &frames {
+        for frame in [&f.go, &f.eb, &f.moods] {
+            if let Some((a, b)) = &frame.affine {
+                head_params.push(a.clone());
+                head_params.push(b.clone());
+            }
+        }
+    }
     let mut opt_heads = candle_nn::AdamW::new(head_params, params(opts.lr_heads))?;
 
     // Class-balanced positive weights: rare labels count more.
@@ -729,7 +758,12 @@ pub fn train(
                         let y: Vec<f32> =
                             idx.iter().flat_map(|&i| label_point(&d.go[0][i])).collect();
                         (loss
-                            + (va_loss(&model, &emb, y, &device)? * f64::from(opts.go_va_weight))?)?
+                            + (va_loss(
+                                &model.va(&emb)?,
+                                y,
+                                frames.as_ref().map(|f| &f.go),
+                                &device,
+                            )? * f64::from(opts.go_va_weight))?)?
                     } else {
                         loss
                     }
@@ -740,7 +774,7 @@ pub fn train(
                         .iter()
                         .flat_map(|&i| [d.eb[0][i].valence, d.eb[0][i].arousal])
                         .collect();
-                    va_loss(&model, &emb, y, &device)?
+                    va_loss(&model.va(&emb)?, y, frames.as_ref().map(|f| &f.eb), &device)?
                 }
                 Task::Moods => {
                     let emb = dropped(&model, &f_moods, idx, &mut rng, &device)?;
@@ -748,7 +782,12 @@ pub fn train(
                         .iter()
                         .flat_map(|&i| [d.moods[0][i].valence, d.moods[0][i].arousal])
                         .collect();
-                    (va_loss(&model, &emb, y, &device)? * f64::from(opts.moods_weight))?
+                    (va_loss(
+                        &model.va(&emb)?,
+                        y,
+                        frames.as_ref().map(|f| &f.moods),
+                        &device,
+                    )? * f64::from(opts.moods_weight))?
                 }
                 Task::Songs => {
                     let loss = song_loss(
@@ -906,16 +945,66 @@ fn label_point(ex: &GoExample) -> [f32; 2] {
     [v / n, a / n]
 }
 
-/// Mean squared error of the valence/arousal head against targets in -1..1 (learned in units of `VA_SCALE`).
+/// One valence/arousal dataset's frame (see `TrainOptions::va_per_dataset`): the spread of its targets per axis,
+/// and for every dataset but the reference, the learned scale and offset from the head's output to its targets.
+struct VaFrame {
+    spread: Tensor,
+    affine: Option<(Var, Var)>,
+}
+
+struct VaFrames {
+    go: VaFrame,
+    eb: VaFrame,
+    moods: VaFrame,
+}
+
+impl VaFrame {
+    fn new(targets: &[[f32; 2]], learned: bool, device: &Device) -> candle_core::Result<VaFrame> {
+        let n = targets.len().max(1) as f32;
+        let spread: Vec<f32> = (0..2)
+            .map(|k| {
+                let mean = targets.iter().map(|t| t[k]).sum::<f32>() / n;
+                let var = targets.iter().map(|t| (t[k] - mean).powi(2)).sum::<f32>() / n;
+                var.sqrt().max(0.05)
+            })
+            .collect();
+        let spread = Tensor::from_vec(spread, (1, 2), device)?;
+        let affine = if learned {
+            // Starts as the identity in value units: head output · VA_SCALE / spread.
+            let scale = (spread.ones_like()? * f64::from(VA_SCALE))?.div(&spread)?;
+            Some((
+                Var::from_tensor(&scale)?,
+                Var::from_tensor(&spread.zeros_like()?)?,
+            ))
+        } else {
+            None
+        };
+        Ok(VaFrame { spread, affine })
+    }
+}
+
+/// Mean squared error of the valence/arousal head against targets in -1..1: in units of `VA_SCALE`, or with a
+/// frame, in units of the dataset's own spread through its scale and offset.
 fn va_loss(
-    model: &Model,
-    emb: &Tensor,
+    out: &Tensor,
     y: Vec<f32>,
+    frame: Option<&VaFrame>,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
     let n = y.len() / 2;
-    let y = (Tensor::from_vec(y, (n, 2), device)? / f64::from(VA_SCALE))?;
-    (model.va(emb)? - y)?.sqr()?.mean_all()
+    let y = Tensor::from_vec(y, (n, 2), device)?;
+    match frame {
+        None => (out - (y / f64::from(VA_SCALE))?)?.sqr()?.mean_all(),
+        Some(frame) => {
+            let pred = match &frame.affine {
+                Some((a, b)) => out
+                    .broadcast_mul(a.as_tensor())?
+                    .broadcast_add(b.as_tensor())?,
+                None => (out * f64::from(VA_SCALE))?.broadcast_div(&frame.spread)?,
+            };
+            (pred - y.broadcast_div(&frame.spread)?)?.sqr()?.mean_all()
+        }
+    }
 }
 
 /// The logistic loss of songs read happy or sad from their valence: each song's valence is the weighted mean of
@@ -1283,17 +1372,29 @@ fn save(
             "goemotions_va_weight": opts.go_va_weight,
             "moods_repeat": opts.moods_repeat,
             "songs_weight": opts.songs_weight,
+            "va_per_dataset": opts.va_per_dataset,
             "max_tokens": opts.max_tokens,
             "lr_layer": opts.lr_layer,
             "lr_heads": opts.lr_heads,
             "limit": opts.limit,
-            "loss": "class-balanced BCE on the 28 labels (pos_weight = sqrt(neg/pos), 1..10) + MSE on valence/arousal \
-                     (EmoBank, short moods, and GoEmotions texts at the mean LABEL_VA point of their labels) + \
-                     logistic loss on song valence (MusicMood)",
+            "loss": format!(
+                "class-balanced BCE on the 28 labels (pos_weight = sqrt(neg/pos), 1..10) + MSE on valence/arousal \
+                 (EmoBank, short moods, and GoEmotions texts at the mean LABEL_VA point of their labels){} + \
+                 logistic loss on song valence (MusicMood)",
+                if opts.va_per_dataset {
+                    ", each dataset in its own frame: targets in units of their spread per axis, reached from the \
+                     head through a learned scale and offset (the short moods' frame is the head's own)"
+                } else {
+                    ", all in units of va_scale"
+                }
+            ),
             "fine_tuned": format!(
-                "encoder layers {}-{} and both heads; layers below {} frozen",
-                opts.tune_from,
-                LAYERS - 1,
+                "encoder {} and both heads; layers below {} frozen",
+                if opts.tune_from + 1 == LAYERS {
+                    format!("layer {}", opts.tune_from)
+                } else {
+                    format!("layers {}-{}", opts.tune_from, LAYERS - 1)
+                },
                 opts.tune_from
             ),
             "chosen_on_dev": "the epoch, the thresholds, and va_prior_weight (grid 0-0.4 per axis)",
@@ -1452,4 +1553,42 @@ fn read_features(r: &mut dyn Read, expected: usize) -> std::io::Result<Vec<Featu
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_learned_frame_starts_as_the_reference_and_reads_targets_in_their_own_spread() {
+        let device = Device::Cpu;
+        // Head outputs in units of VA_SCALE: value points (0.2, -0.4) and (-0.6, 0.2).
+        let out = Tensor::new(&[[1f32, -2.0], [-3.0, 1.0]], &device).unwrap();
+        let y = vec![0.4f32, -0.2, -0.4, 0.4];
+        let targets = [[0.4f32, -0.2], [-0.4, 0.4]];
+        let loss = |frame: Option<&VaFrame>| {
+            va_loss(&out, y.clone(), frame, &device)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        let reference = VaFrame::new(&targets, false, &device).unwrap();
+        let learned = VaFrame::new(&targets, true, &device).unwrap();
+        assert!(reference.affine.is_none() && learned.affine.is_some());
+        // Spread: 0.4 on valence, 0.3 on arousal. Errors in value units (-0.2, -0.2), (-0.2, -0.2), read in those
+        // units: (0.5² + 0.667² + 0.5² + 0.667²) / 4.
+        let want = (0.25 + (0.2f32 / 0.3).powi(2)) / 2.0;
+        assert!(
+            (loss(Some(&reference)) - want).abs() < 1e-5,
+            "{}",
+            loss(Some(&reference))
+        );
+        assert!((loss(Some(&learned)) - want).abs() < 1e-5);
+        // Without frames, errors are read in units of VA_SCALE: (1² + 1² + 1² + 1²) / 4.
+        assert!((loss(None) - 1.0).abs() < 1e-5);
+        // A frame's spread never falls below 0.05, so near-constant targets cannot blow the loss up.
+        let flat = VaFrame::new(&[[0.1, 0.1], [0.1, 0.1]], true, &device).unwrap();
+        let spread = flat.spread.to_vec2::<f32>().unwrap();
+        assert_eq!(spread, vec![vec![0.05, 0.05]]);
+    }
 }
