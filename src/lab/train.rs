@@ -613,11 +613,14 @@ pub fn train(
     // How sharply the song loss reads a song's valence; learned, and not part of the heads (only the sign of a
     // song's valence is read).
     let sharpness = Var::from_tensor(&Tensor::new(&[SONG_SHARPNESS], &device)?)?;
+    // The valence/arousal targets of each training set, one point per example.
+    let go_points: Vec<[f32; 2]> = d.go[0].iter().map(label_point).collect();
+    let eb_points: Vec<[f32; 2]> = d.eb[0].iter().map(|e| [e.valence, e.arousal]).collect();
+    let moods_points: Vec<[f32; 2]> = d.moods[0].iter().map(|e| [e.valence, e.arousal]).collect();
+    let batch_points = |points: &[[f32; 2]], idx: &[usize]| -> Vec<f32> {
+        idx.iter().flat_map(|&i| points[i]).collect()
+    };
     let frames = if opts.va_per_dataset {
-        let go_points: Vec<[f32; 2]> = d.go[0].iter().map(label_point).collect();
-        let eb_points: Vec<[f32; 2]> = d.eb[0].iter().map(|e| [e.valence, e.arousal]).collect();
-        let moods_points: Vec<[f32; 2]> =
-            d.moods[0].iter().map(|e| [e.valence, e.arousal]).collect();
         // The short moods are the reference when there are any; EmoBank otherwise.
         let reference_moods = !moods_points.is_empty();
         Some(VaFrames {
@@ -755,8 +758,7 @@ pub fn train(
                     let y = Tensor::from_vec(y, (idx.len(), LABELS.len()), &device)?;
                     let loss = weighted_bce(&logits, &y, &pos_weight_t)?;
                     if opts.go_va_weight > 0.0 {
-                        let y: Vec<f32> =
-                            idx.iter().flat_map(|&i| label_point(&d.go[0][i])).collect();
+                        let y = batch_points(&go_points, idx);
                         (loss
                             + (va_loss(
                                 &model.va(&emb)?,
@@ -770,18 +772,12 @@ pub fn train(
                 }
                 Task::Emobank => {
                     let emb = dropped(&model, &f_eb, idx, &mut rng, &device)?;
-                    let y: Vec<f32> = idx
-                        .iter()
-                        .flat_map(|&i| [d.eb[0][i].valence, d.eb[0][i].arousal])
-                        .collect();
+                    let y = batch_points(&eb_points, idx);
                     va_loss(&model.va(&emb)?, y, frames.as_ref().map(|f| &f.eb), &device)?
                 }
                 Task::Moods => {
                     let emb = dropped(&model, &f_moods, idx, &mut rng, &device)?;
-                    let y: Vec<f32> = idx
-                        .iter()
-                        .flat_map(|&i| [d.moods[0][i].valence, d.moods[0][i].arousal])
-                        .collect();
+                    let y = batch_points(&moods_points, idx);
                     (va_loss(
                         &model.va(&emb)?,
                         y,
