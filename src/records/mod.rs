@@ -4,6 +4,7 @@
 mod feedback;
 mod lyrics;
 mod mood;
+pub mod order;
 mod song;
 
 pub use feedback::Feedback;

@@ -830,18 +830,7 @@ impl Store {
 }
 
 /// The order libraries are listed in.
-pub fn sort_songs(songs: &mut [Song]) {
-    use rayon::slice::ParallelSliceMut;
-    songs.par_sort_by_cached_key(|s| {
-        (
-            s.artist.to_lowercase(),
-            s.album.to_lowercase(),
-            s.track.unwrap_or(u32::MAX),
-            s.title.to_lowercase(),
-            s.id.clone(),
-        )
-    });
-}
+pub use crate::records::order::sort_songs;
 
 /// Whether another process holds the database (sled locks its `db` file while open). Checked without opening
 /// sled, so a damaged database is not touched.

@@ -378,30 +378,11 @@ impl Library {
     }
 }
 
-/// Song indices sorted by two names, case-insensitively (ties keep song order). The first eight bytes of each key
-/// are compared as a number first, so most comparisons never reach the strings.
+/// Song indices sorted by two names, case-insensitively (ties keep song order).
 fn name_order(songs: &[Song], names: impl Fn(&Song) -> (&str, &str) + Sync) -> Vec<u32> {
-    use rayon::prelude::*;
-    let keys: Vec<String> = songs
-        .par_iter()
-        .map(|s| {
-            let (a, b) = names(s);
-            format!("{a}\u{0}{b}").to_lowercase()
-        })
-        .collect();
-    let heads: Vec<u64> = keys
-        .iter()
-        .map(|k| {
-            let mut head = [0u8; 8];
-            let n = k.len().min(8);
-            head[..n].copy_from_slice(&k.as_bytes()[..n]);
-            u64::from_be_bytes(head)
-        })
-        .collect();
-    let mut order: Vec<u32> = (0..songs.len() as u32).collect();
-    order.par_sort_by(|a, b| {
-        let (a, b) = (*a as usize, *b as usize);
-        heads[a].cmp(&heads[b]).then_with(|| keys[a].cmp(&keys[b]))
-    });
-    order
+    use crate::records::order::{order_by, Field};
+    order_by(songs, |s| {
+        let (a, b) = names(s);
+        [Field::Text(a), Field::Text(b)]
+    })
 }

@@ -143,7 +143,7 @@ pub struct App {
     pub moods: Vec<Option<MoodSummary>>,
     /// Songs left unread because their lyrics are in a language the model does not read, with that language.
     pub skipped: HashMap<SongId, String>,
-    index: HashMap<SongId, usize>,
+    index: SongIndex,
     pub focus: Pane,
     /// The pane to return to when leaving the mood input.
     pub last_pane: Pane,
@@ -172,7 +172,7 @@ impl App {
         let mut app = App {
             moods: vec![None; n],
             skipped: HashMap::new(),
-            index: index_of(&songs),
+            index: SongIndex::default(),
             songs,
             focus: Pane::Library,
             last_pane: Pane::Library,
@@ -264,14 +264,14 @@ impl App {
         };
         if pane == Pane::Playlist {
             if let Some(e) = self.playlist.selected_entry() {
-                return self.index.get(&e.song.id).copied();
+                return self.index.get(&self.songs, &e.song.id);
             }
         }
         self.library.selected_song()
     }
 
     pub fn song_index(&self, id: &SongId) -> Option<usize> {
-        self.index.get(id).copied()
+        self.index.get(&self.songs, id)
     }
 
     /// There is work left for [`App::tick`].
@@ -694,7 +694,7 @@ impl App {
                 (point_reading(*valence, *arousal), String::new())
             }
             (Some(PlaylistSource::Like { id, .. }), _) => {
-                let m = self.index.get(id).and_then(|i| self.moods[*i]);
+                let m = self.index.get(&self.songs, id).and_then(|i| self.moods[i]);
                 match m {
                     Some(m) => (point_reading(m.valence, m.arousal), String::new()),
                     None => (point_reading(here.0, here.1), String::new()),
@@ -877,7 +877,7 @@ impl App {
             }
             Event::Songs { songs } => {
                 for song in songs {
-                    if let Some(i) = self.index.get(&song.id).copied() {
+                    if let Some(i) = self.index.get(&self.songs, &song.id) {
                         self.songs[i] = song;
                     }
                 }
@@ -929,8 +929,8 @@ impl App {
             return;
         }
         for (id, lang) in batch {
-            if let Some(i) = self.index.get(&id) {
-                self.moods[*i] = None;
+            if let Some(i) = self.index.get(&self.songs, &id) {
+                self.moods[i] = None;
             }
             if self.lyrics.detail.as_ref().is_some_and(|d| d.id == id) {
                 self.lyrics.wanted = None;
@@ -943,8 +943,8 @@ impl App {
     /// Stored analyses came in: the list, the map and sorts by mood follow.
     fn set_moods(&mut self, batch: Vec<(SongId, MoodSummary)>) {
         for (id, summary) in batch {
-            if let Some(i) = self.index.get(&id) {
-                self.moods[*i] = Some(summary);
+            if let Some(i) = self.index.get(&self.songs, &id) {
+                self.moods[i] = Some(summary);
             }
             self.skipped.remove(&id);
             // The lyrics pane reads the song again to shade it with the new analysis.
@@ -981,11 +981,11 @@ impl App {
             .filter_map(|(s, m)| m.map(|m| (s.id.clone(), m)))
             .collect();
         self.moods = songs.iter().map(|s| old.get(&s.id).copied()).collect();
-        self.index = index_of(&songs);
+        self.index = SongIndex::default();
         self.songs = songs;
         self.library.songs_changed(self.songs.len());
         self.settle_rows();
-        if let Some(i) = selected.and_then(|id| self.index.get(&id).copied()) {
+        if let Some(i) = selected.and_then(|id| self.index.get(&self.songs, &id)) {
             self.library.select_song(i);
         }
         self.map.fit(&self.moods);
@@ -997,12 +997,23 @@ impl App {
     }
 }
 
-fn index_of(songs: &[Song]) -> HashMap<SongId, usize> {
-    songs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.clone(), i))
-        .collect()
+/// Where each song is in `songs`, by id: made on first use, so a big library's first frame does not wait for it
+/// (100,000 ids take ~20 ms), and hashed with foldhash (ids are digests; SipHash's defence against chosen keys is
+/// not needed here).
+#[derive(Debug, Clone, Default)]
+struct SongIndex(std::cell::OnceCell<HashMap<SongId, usize, foldhash::fast::RandomState>>);
+
+impl SongIndex {
+    fn get(&self, songs: &[Song], id: &SongId) -> Option<usize> {
+        self.0
+            .get_or_init(|| {
+                let mut index = HashMap::with_capacity_and_hasher(songs.len(), Default::default());
+                index.extend(songs.iter().enumerate().map(|(i, s)| (s.id.clone(), i)));
+                index
+            })
+            .get(id)
+            .copied()
+    }
 }
 
 /// A reading with only a place on the map, for feedback on map and song-seeded playlists.
