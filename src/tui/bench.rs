@@ -91,6 +91,8 @@ pub fn measure(ctx: &Context) -> anyhow::Result<UiBench> {
             other => return Err(other.unexpected("analyses").into()),
         }
     }
+    // As the TUI's worker does once it has read them all.
+    crate::store::release_freed_memory();
     app.update(Action::Reply(Reply::MoodsLoaded));
     app.settle();
     terminal.draw(|f| super::view::draw(f, &app, &theme))?;
