@@ -16,13 +16,11 @@ use super::view::Theme;
 use crate::lab::bench_ui::{FilterBench, Latency, Memory, Step, UiBench};
 use crate::library::search::{self, Engine};
 use crate::server::Core;
-use crate::service::{Answer, Call, Context};
+use crate::service::Context;
 
 /// A typical terminal.
 pub const WIDTH: u16 = 160;
 pub const HEIGHT: u16 = 48;
-/// Analyses read per call, as the TUI's library worker reads them.
-const MOODS_SLICE: usize = 2000;
 
 /// What a user might type into the filter of a big library.
 pub fn queries() -> Vec<String> {
@@ -77,23 +75,19 @@ pub fn measure(ctx: &Context) -> anyhow::Result<UiBench> {
 
     let start = Instant::now();
     let ids: Vec<_> = app.songs.iter().map(|s| s.id.clone()).collect();
-    for slice in ids.chunks(MOODS_SLICE) {
-        let call = Call::MoodSummaries {
-            ids: slice.to_vec(),
-        };
-        match core.call(call, &mut |_| {}, &AtomicBool::new(false))? {
-            Answer::MoodSummaries { moods, skipped } => {
-                app.update(Action::Reply(Reply::Moods(moods)));
-                if !skipped.is_empty() {
-                    app.update(Action::Reply(Reply::Skipped(skipped)));
-                }
+    // The TUI's own worker code on a thread of its own, its replies applied here as the main loop applies them.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let core = &core;
+        scope.spawn(move || super::workers::load_moods(core, ids, &tx, &AtomicBool::new(false)));
+        for action in rx {
+            if let Action::Reply(Reply::Failed(why)) = &action {
+                anyhow::bail!("{why}");
             }
-            other => return Err(other.unexpected("analyses").into()),
+            app.update(action);
         }
-    }
-    // As the TUI's worker does once it has read them all.
-    crate::store::release_freed_memory();
-    app.update(Action::Reply(Reply::MoodsLoaded));
+        Ok(())
+    })?;
     app.settle();
     terminal.draw(|f| super::view::draw(f, &app, &theme))?;
     let moods_loaded_ms = ms(start);

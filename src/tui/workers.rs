@@ -217,7 +217,7 @@ fn run_lane(
     }
 }
 
-fn load_moods(core: &Core, ids: Vec<SongId>, tx: &Sender<Action>, stop: &AtomicBool) {
+pub(super) fn load_moods(core: &Core, ids: Vec<SongId>, tx: &Sender<Action>, stop: &AtomicBool) {
     for slice in ids.chunks(MOODS_SLICE) {
         let call = Call::MoodSummaries {
             ids: slice.to_vec(),
