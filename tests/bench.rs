@@ -170,3 +170,41 @@ fn the_peer_script_embeds_the_same_texts_when_its_venv_exists() {
     assert_eq!(v["texts"], 20);
     assert!(v["texts_per_s"].as_f64().unwrap() > 0.0);
 }
+
+/// Analysis tokenizes each line once and builds a chunk's ids from its lines' ids. With the real tokenizer that
+/// must be exactly what tokenizing the chunk whole gives, on every demo song and on lines full of punctuation,
+/// accents, other scripts, emoji, control characters and words cut by hyphens or apostrophes.
+#[test]
+fn chunk_ids_built_from_line_ids_equal_the_chunk_tokenized_whole() {
+    use moodtape::emotion::encoder::{load_tokenizer, tokenize_here, MAX_TOKENS};
+    use moodtape::records::{LyricsOrigin, LyricsRecord};
+    ensure_model();
+    let dir = std::env::var_os("MOODTAPE_MODEL_CACHE")
+        .map(std::path::PathBuf::from)
+        .or_else(common::shared_model_cache)
+        .unwrap();
+    let tokenizer = load_tokenizer(&dir.join("tokenizer.json")).unwrap();
+    let mut lyrics: Vec<String> = moodtape::library::demo::demo_songs()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.lyrics)
+        .collect();
+    lyrics.push(
+        "Don't—stop!!! (we're\u{301} \"alive\")...\nCAFÉ naïve co-operate re-\nentry 東京 の 夜 😀🔥\n\
+         tab\there\u{7}bell, ok?\n\n  spaced   out   line  \nx\n"
+            .repeat(9),
+    );
+    lyrics.push("word ".repeat(400));
+    let mut checked = 0;
+    for text in &lyrics {
+        let record = LyricsRecord::new(text, LyricsOrigin::Manual);
+        let (chunks, ids) =
+            moodtape::emotion::engine::song_chunks_with_ids(&tokenizer, &record).unwrap();
+        assert_eq!(chunks.len(), ids.len());
+        let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+        let whole = tokenize_here(&tokenizer, &texts, MAX_TOKENS).unwrap();
+        assert_eq!(ids, whole, "{texts:?}");
+        checked += chunks.len();
+    }
+    assert!(checked > 300, "{checked} chunks");
+}

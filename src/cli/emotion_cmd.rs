@@ -76,6 +76,8 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
         ModelsCommand::Info { json } => {
             let files = locate(&opts.fetch)?;
             let choice = crate::emotion::device::choose_device(opts.device);
+            let computes =
+                crate::emotion::engine::encoder_dtype(crate::emotion::precision(), &choice.device);
             let (device, device_fallback) = (choice.label, choice.fallback);
             let card = card().ok();
             #[derive(Serialize)]
@@ -87,6 +89,9 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 device: String,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 device_fallback: Option<String>,
+                /// The precision asked for (`f32` or `fast`), and the float type the encoder computes in there.
+                precision: crate::emotion::Precision,
+                computes_in: &'static str,
                 heads_version: &'static str,
                 model_key: String,
                 metrics: Option<serde_json::Value>,
@@ -98,6 +103,8 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 source: files.as_ref().map(|f| f.source.clone()),
                 device,
                 device_fallback,
+                precision: crate::emotion::precision(),
+                computes_in: computes.as_str(),
                 heads_version: heads_version(),
                 model_key: model_key(),
                 metrics: card.map(|c| c.metrics),
@@ -120,6 +127,15 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 match &info.device_fallback {
                     Some(why) => outln!("device       {} ({why})", info.device),
                     None => outln!("device       {}", info.device),
+                }
+                match info.precision {
+                    crate::emotion::Precision::Fast if info.computes_in == "f32" => {
+                        outln!("precision    f32 (fast asked for; this device has no faster path)")
+                    }
+                    crate::emotion::Precision::Fast => {
+                        outln!("precision    {} (fast)", info.computes_in)
+                    }
+                    crate::emotion::Precision::F32 => outln!("precision    f32"),
                 }
                 outln!(
                     "heads        {} (trained by moodtape; see models/heads.json)",

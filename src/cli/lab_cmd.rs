@@ -128,6 +128,12 @@ pub enum BenchCommand {
         /// Seed of the generated lyrics
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Songs per analysis batch (default: 32 on the CPU, 2048 on a GPU)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        songs_per_batch: Option<u64>,
+        /// Also write the distinct chunks analysis reads as JSONL, so the peer script can embed the same texts
+        #[arg(long, value_name = "FILE")]
+        chunks_out: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -316,8 +322,21 @@ pub fn run_bench(ctx: &Context, cmd: BenchCommand, hooks: &Hooks) -> anyhow::Res
     let (texts, json, batch) = match cmd {
         BenchCommand::Embed { texts, json, batch } => (texts, json, batch),
         BenchCommand::Ui(args) => return run_bench_ui(ctx, args, hooks),
-        BenchCommand::Analyze { songs, seed, json } => {
-            return run_bench_analyze(ctx, songs as usize, seed, json)
+        BenchCommand::Analyze {
+            songs,
+            seed,
+            songs_per_batch,
+            chunks_out,
+            json,
+        } => {
+            return run_bench_analyze(
+                ctx,
+                songs as usize,
+                seed,
+                songs_per_batch.map(|n| n as usize),
+                chunks_out,
+                json,
+            )
         }
         BenchCommand::Texts {
             kind,
@@ -352,12 +371,22 @@ pub fn run_bench(ctx: &Context, cmd: BenchCommand, hooks: &Hooks) -> anyhow::Res
     Ok(0)
 }
 
-fn run_bench_analyze(ctx: &Context, songs: usize, seed: u64, json: bool) -> anyhow::Result<i32> {
+fn run_bench_analyze(
+    ctx: &Context,
+    songs: usize,
+    seed: u64,
+    songs_per_batch: Option<usize>,
+    chunks_out: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<i32> {
     let engine = load_engine(ctx)?;
+    if let Some(n) = songs_per_batch {
+        crate::emotion::analyze::set_songs_per_batch(n);
+    }
     // A database of its own, removed afterwards: the user's library is never touched.
     let dir = std::env::temp_dir().join(format!("moodtape-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let result = bench::analyze(&engine, songs, seed, &dir);
+    let result = bench::analyze(&engine, songs, seed, &dir, chunks_out.as_deref());
     let _ = std::fs::remove_dir_all(&dir);
     let result = result?;
     if json {
@@ -418,19 +447,20 @@ fn run_bench_texts(
     seed: u64,
     out: Option<PathBuf>,
 ) -> anyhow::Result<i32> {
-    let mut body = String::new();
-    for text in bench::generate_texts(kind, count, seed) {
-        body.push_str(&serde_json::to_string(
-            &serde_json::json!({ "text": text }),
-        )?);
-        body.push('\n');
-    }
+    let texts = bench::generate_texts(kind, count, seed);
     match out {
         Some(path) => {
-            crate::files::write_bytes(&path, body.as_bytes())?;
+            bench::write_texts(&path, &texts)?;
             errln!("wrote {count} texts to {}", path.display());
         }
-        None => out!("{body}"),
+        None => {
+            for text in &texts {
+                outln!(
+                    "{}",
+                    serde_json::to_string(&serde_json::json!({ "text": text }))?
+                );
+            }
+        }
     }
     Ok(0)
 }

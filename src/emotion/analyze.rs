@@ -1,8 +1,9 @@
 //! The analysis job: every song with lyrics and no analysis by the current model is read in batches and its mood
-//! stored. Each batch is written and flushed before the next starts, so an interrupted job resumes where it
-//! stopped, and songs whose lyrics changed are analyzed again (their lyrics hash is part of the key).
+//! stored. Each batch is written and flushed in order (while the next is read), so an interrupted job resumes
+//! where it stopped, and songs whose lyrics changed are analyzed again (their lyrics hash is part of the key).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -102,7 +103,9 @@ pub type ReadBatch<'a> =
 /// Hears about each stored batch: the progress so far and the analyses the batch stored, by song.
 pub type OnBatch<'a> = dyn FnMut(AnalyzeProgress, &[(SongId, SongMood)]) + 'a;
 
-/// Runs the job with `engine` on this thread; `progress` is called after every stored batch.
+/// Runs the job with `engine`; `progress` is called after every stored batch. Three stages overlap: while the
+/// encoder reads a batch on this thread, the next one is chunked and tokenized on another and the last one is
+/// written on a third, so the encoder (a GPU's especially) is not left waiting on either.
 pub fn run(
     store: &Store,
     engine: &Engine,
@@ -111,11 +114,12 @@ pub fn run(
     progress: &mut dyn FnMut(AnalyzeProgress),
     cancel: &AtomicBool,
 ) -> Result<AnalyzeSummary, AnalyzeError> {
-    run_with(
+    run_stages(
         store,
         model_key,
         which,
-        &mut |records| Ok(engine.analyze_lyrics(records, model_key)?),
+        &|records| Ok(engine.prepare_lyrics(records)?),
+        &mut |prepared, records| Ok(engine.read_prepared(prepared, records, model_key)?),
         &mut |p, _| progress(p),
         cancel,
     )
@@ -123,12 +127,50 @@ pub fn run(
 
 /// Runs the job, reading each batch with `read`. After every stored batch `on_batch` gets the progress and the
 /// analyses that batch stored, by song; `cancel` is checked between batches. Songs another run analyzed
-/// meanwhile are skipped, so two runs over one database share the work instead of doing it twice.
+/// meanwhile are skipped, so two runs over one database share the work instead of doing it twice. Each batch is
+/// written on another thread while the next one is read.
 pub fn run_with(
     store: &Store,
     model_key: &str,
     which: Which,
     read: &mut ReadBatch,
+    on_batch: &mut OnBatch,
+    cancel: &AtomicBool,
+) -> Result<AnalyzeSummary, AnalyzeError> {
+    run_stages(
+        store,
+        model_key,
+        which,
+        &|_| Ok(()),
+        &mut |(), records| read(records),
+        on_batch,
+        cancel,
+    )
+}
+
+/// Makes a batch's records ready for reading (on a thread of its own, a batch ahead of the reading).
+type Prepare<'a, P> = dyn Fn(&[&LyricsRecord]) -> Result<P, AnalyzeError> + Sync + 'a;
+/// Reads a batch made ready: one mood per record, `None` for records without words.
+type ReadPrepared<'a, P> =
+    dyn FnMut(P, &[&LyricsRecord]) -> Result<Vec<Option<SongMood>>, AnalyzeError> + 'a;
+
+/// A batch as the preparing stage hands it on.
+struct Ready<'t, P> {
+    batch: &'t [(Song, LyricsRecord)],
+    /// The songs of `batch` still to read (by index); the others were analyzed meanwhile.
+    fresh: Vec<usize>,
+    prepared: Option<P>,
+}
+
+/// The job in three stages, each on its own thread: prepare (which songs still need reading, then `prepare`),
+/// read (`read`, on this thread), write (applied and flushed in order). A batch is reported to `on_batch` once it
+/// is flushed, so an interrupted job loses at most the batches not yet reported, and resumes with them.
+fn run_stages<P: Send>(
+    store: &Store,
+    model_key: &str,
+    which: Which,
+    prepare: &Prepare<P>,
+    read: &mut ReadPrepared<P>,
     on_batch: &mut OnBatch,
     cancel: &AtomicBool,
 ) -> Result<AnalyzeSummary, AnalyzeError> {
@@ -143,61 +185,133 @@ pub fn run_with(
         },
         &[],
     );
-    let mut done = 0;
-    for batch in todo.chunks(songs_per_batch()) {
-        if cancel.load(Ordering::Relaxed) {
-            summary.interrupted = true;
-            break;
-        }
-        let mut fresh: Vec<&(Song, LyricsRecord)> = Vec::with_capacity(batch.len());
-        for item in batch {
-            if which == Which::Missing
-                && store.moods.contains(&mood_key(model_key, &item.1.hash()))?
-            {
-                summary.already += 1;
-            } else {
-                fresh.push(item);
+    let batches: Vec<&[(Song, LyricsRecord)]> = todo.chunks(songs_per_batch()).collect();
+    let batch_count = batches.len();
+    std::thread::scope(|scope| {
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Ready<P>, AnalyzeError>>(1);
+        scope.spawn(move || {
+            for batch in batches {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                let ready = (|| {
+                    let mut fresh = Vec::with_capacity(batch.len());
+                    for (i, (_, lyrics)) in batch.iter().enumerate() {
+                        if which == Which::Missing
+                            && store.moods.contains(&mood_key(model_key, &lyrics.hash()))?
+                        {
+                            continue;
+                        }
+                        fresh.push(i);
+                    }
+                    let records: Vec<&LyricsRecord> = fresh.iter().map(|&i| &batch[i].1).collect();
+                    let prepared = if records.is_empty() {
+                        None
+                    } else {
+                        Some(prepare(&records)?)
+                    };
+                    Ok(Ready {
+                        batch,
+                        fresh,
+                        prepared,
+                    })
+                })();
+                let failed = ready.is_err();
+                if ready_tx.send(ready).is_err() || failed {
+                    break;
+                }
             }
-        }
-        done += batch.len();
-        let records: Vec<&LyricsRecord> = fresh.iter().map(|(_, l)| l).collect();
-        let moods = if records.is_empty() {
-            Vec::new()
-        } else {
-            read(&records)?
-        };
-        let mut write = sled::Batch::default();
-        let mut stored = Vec::with_capacity(moods.len());
-        for ((song, _), mood) in fresh.iter().zip(moods) {
-            let Some(mood) = mood else { continue };
-            write.insert(
-                mood_key(model_key, &mood.lyrics_hash).as_bytes(),
-                store.moods.encode(&mood)?,
+        });
+        // The writer encodes each batch's records, applies and flushes them, and hands the analyses back.
+        type Stored = Vec<(SongId, SongMood)>;
+        let (write_tx, write_rx) = mpsc::sync_channel::<Stored>(1);
+        let (stored_tx, stored_rx) = mpsc::channel::<Result<Stored, StoreError>>();
+        scope.spawn(move || {
+            for stored in write_rx {
+                let result = (|| {
+                    let mut write = sled::Batch::default();
+                    for (_, mood) in &stored {
+                        write.insert(
+                            mood_key(model_key, &mood.lyrics_hash).as_bytes(),
+                            store.moods.encode(mood)?,
+                        );
+                    }
+                    store.moods.raw().apply_batch(write)?;
+                    store.flush()?;
+                    Ok(stored)
+                })();
+                let failed = result.is_err();
+                if stored_tx.send(result).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        // Songs done once the batch being written is stored.
+        let mut writing: Option<usize> = None;
+        let mut settle = |writing: &mut Option<usize>| {
+            let Some(done) = writing.take() else {
+                return Ok::<(), AnalyzeError>(());
+            };
+            let stored = stored_rx
+                .recv()
+                .map_err(|_| AnalyzeError::Model("the database writer stopped".into()))??;
+            let elapsed = start.elapsed().as_secs_f64().max(1e-6);
+            let rate = done as f64 / elapsed;
+            on_batch(
+                AnalyzeProgress {
+                    done,
+                    total,
+                    songs_per_s: rate,
+                    eta_s: (rate > 0.0).then(|| (total - done) as f64 / rate),
+                },
+                &stored,
             );
-            if mood.is_read() {
-                summary.analyzed += 1;
-            } else {
-                summary.skipped_language += 1;
+            Ok(())
+        };
+        let (mut done, mut batches_read) = (0, 0);
+        let read_all = || -> Result<(), AnalyzeError> {
+            for ready in ready_rx {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ready {
+                    batch,
+                    fresh,
+                    prepared,
+                } = ready?;
+                batches_read += 1;
+                summary.already += batch.len() - fresh.len();
+                let records: Vec<&LyricsRecord> = fresh.iter().map(|&i| &batch[i].1).collect();
+                let moods = match prepared {
+                    Some(prepared) => read(prepared, &records)?,
+                    None => Vec::new(),
+                };
+                let mut stored = Vec::with_capacity(moods.len());
+                for (&i, mood) in fresh.iter().zip(moods) {
+                    let Some(mood) = mood else { continue };
+                    if mood.is_read() {
+                        summary.analyzed += 1;
+                    } else {
+                        summary.skipped_language += 1;
+                    }
+                    stored.push((batch[i].0.id.clone(), mood));
+                }
+                // The batch before is flushed and reported before this one is handed to the writer.
+                settle(&mut writing)?;
+                done += batch.len();
+                write_tx
+                    .send(stored)
+                    .map_err(|_| AnalyzeError::Model("the database writer stopped".into()))?;
+                writing = Some(done);
             }
-            stored.push((song.id.clone(), mood));
-        }
-        store
-            .moods
-            .raw()
-            .apply_batch(write)
-            .map_err(StoreError::from)?;
-        store.flush()?;
-        let elapsed = start.elapsed().as_secs_f64().max(1e-6);
-        let rate = done as f64 / elapsed;
-        on_batch(
-            AnalyzeProgress {
-                done,
-                total,
-                songs_per_s: rate,
-                eta_s: (rate > 0.0).then(|| (total - done) as f64 / rate),
-            },
-            &stored,
-        );
-    }
-    Ok(summary)
+            Ok(())
+        };
+        let outcome = read_all();
+        // The batch being written is stored and reported even when a later one failed.
+        let last = settle(&mut writing);
+        outcome?;
+        last?;
+        summary.interrupted = batches_read < batch_count;
+        Ok(summary)
+    })
 }

@@ -1,11 +1,14 @@
-//! The sentence encoder: candle-transformers' BERT over all-MiniLM-L6-v2, mask-aware mean pooling, L2-normalised
+//! The sentence encoder: BERT ([`super::bert`]) over all-MiniLM-L6-v2, mask-aware mean pooling, L2-normalised
 //! output. Texts are sorted by token count and batched so padding stays small; results come back in input order.
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
+
+use super::bert::Bert;
+use super::packed::PackedBert;
 use tokenizers::Tokenizer;
 
 use super::fetch::ModelFiles;
@@ -14,8 +17,15 @@ use super::EngineError;
 /// The longest input the encoder is given, in tokens (special tokens included).
 pub const MAX_TOKENS: usize = 256;
 
+/// The network an encoder runs: [`PackedBert`] on the CPU in f32, candle's tensors ([`Bert`]) on a GPU or in
+/// another precision.
+enum Net {
+    Candle(Bert),
+    Packed(PackedBert),
+}
+
 pub struct Encoder {
-    model: BertModel,
+    net: Net,
     tokenizer: Tokenizer,
     device: Device,
     pub hidden_size: usize,
@@ -26,11 +36,15 @@ pub struct Encoder {
 impl Encoder {
     /// Loads the encoder from its files. `overlay` holds tensors (by their names in the encoder) that replace the
     /// originals: the top layer fine-tuned by `moodtape train` ships this way inside the heads file.
+    ///
+    /// On the CPU in f32 it runs moodtape's own packed pass ([`PackedBert`]) unless `packed` is false; candle's
+    /// tensors otherwise.
     pub fn load(
         files: &ModelFiles,
         overlay: &HashMap<String, Tensor>,
         device: &Device,
         dtype: DType,
+        packed: bool,
     ) -> Result<Encoder, EngineError> {
         let config_text = std::fs::read_to_string(files.config()).map_err(|e| {
             EngineError::Load(format!("cannot read {}: {e}", files.config().display()))
@@ -62,24 +76,37 @@ impl Encoder {
             tensors.insert(name.clone(), t.to_device(device)?);
         }
         let vb = VarBuilder::from_tensors(tensors, dtype, device);
-        let model = BertModel::load(vb, &config)?;
-        Ok(Encoder::from_parts(
-            model,
-            tokenizer,
-            device.clone(),
-            config.hidden_size,
-        ))
+        let net = if device.is_cpu() && dtype == DType::F32 && packed {
+            Net::Packed(PackedBert::load(vb, &config)?)
+        } else {
+            Net::Candle(Bert::load(vb, &config)?)
+        };
+        Ok(Encoder {
+            net,
+            tokenizer: plain(tokenizer),
+            device: device.clone(),
+            hidden_size: config.hidden_size,
+            workers: 1,
+        })
+    }
+
+    /// Which network runs: `packed` (moodtape's own CPU pass) or `candle`.
+    pub fn net_name(&self) -> &'static str {
+        match self.net {
+            Net::Candle(_) => "candle",
+            Net::Packed(_) => "packed",
+        }
     }
 
     /// An encoder from parts built elsewhere (tests build a tiny random BERT this way).
     pub fn from_parts(
-        model: BertModel,
+        model: Bert,
         tokenizer: Tokenizer,
         device: Device,
         hidden_size: usize,
     ) -> Encoder {
         Encoder {
-            model,
+            net: Net::Candle(model),
             tokenizer: plain(tokenizer),
             device,
             hidden_size,
@@ -129,11 +156,35 @@ impl Encoder {
         Ok(enc.get_ids().len())
     }
 
-    /// Runs one padded batch and returns the mean-pooled, L2-normalised embeddings, shape (batch, hidden).
+    /// An encoder that runs moodtape's packed CPU pass, from parts built elsewhere (tests).
+    pub fn from_packed(model: PackedBert, tokenizer: Tokenizer, hidden_size: usize) -> Encoder {
+        Encoder {
+            net: Net::Packed(model),
+            tokenizer: plain(tokenizer),
+            device: Device::Cpu,
+            hidden_size,
+            workers: 1,
+        }
+    }
+
+    /// The mean-pooled, L2-normalised embedding of each text of one batch, in order.
+    pub fn forward_rows(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EngineError> {
+        match &self.net {
+            Net::Packed(net) => Ok(net.embed(batch)?),
+            Net::Candle(_) => Ok(self.forward_ids(batch)?.to_vec2::<f32>()?),
+        }
+    }
+
+    /// Runs one batch and returns the mean-pooled, L2-normalised embeddings, shape (batch, hidden).
     pub fn forward_ids(&self, batch: &[&[u32]]) -> Result<Tensor, EngineError> {
+        let model = match &self.net {
+            Net::Packed(net) => {
+                return Ok(super::packed::to_tensor(&net.embed(batch)?, &self.device)?)
+            }
+            Net::Candle(model) => model,
+        };
         let (ids, mask) = pad_batch(batch, &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &mask)?;
         // Pooling and the heads run in f32 whatever the encoder computes in.
         let hidden = hidden.to_dtype(DType::F32)?;
         Ok(l2_normalize(&mean_pool(&hidden, &mask)?)?)
@@ -154,7 +205,7 @@ impl Encoder {
         let batches = length_batches(ids, batch_size.max(1));
         let run = |batch: &[usize]| -> Result<Vec<Vec<f32>>, EngineError> {
             let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-            Ok(self.forward_ids(&slices)?.to_vec2::<f32>()?)
+            self.forward_rows(&slices)
         };
         let mut out = vec![Vec::new(); ids.len()];
         let workers = self.workers.min(batches.len()).max(1);
@@ -216,7 +267,8 @@ fn plain(mut tokenizer: Tokenizer) -> Tokenizer {
     tokenizer
 }
 
-/// Token ids of each text with [CLS]/[SEP], cut to `max` tokens (the closing [SEP] is kept).
+/// Token ids of each text with [CLS]/[SEP], cut to `max` tokens (the closing [SEP] is kept). The tokenizer
+/// shares the texts out between rayon's threads.
 pub fn tokenize_with(
     tokenizer: &Tokenizer,
     texts: &[&str],
@@ -227,16 +279,37 @@ pub fn tokenize_with(
         .map_err(|e| EngineError::Tokenize(e.to_string()))?;
     Ok(encodings
         .into_iter()
-        .map(|e| {
-            let mut ids = e.get_ids().to_vec();
-            if ids.len() > max {
-                let last = ids[ids.len() - 1];
-                ids.truncate(max.saturating_sub(1));
-                ids.push(last);
-            }
-            ids
-        })
+        .map(|e| cut(e.get_ids().to_vec(), max))
         .collect())
+}
+
+/// [`tokenize_with`] on this thread alone, for callers that already share work out between threads: the
+/// tokenizer's own parallel batch, called from many threads at once, queues them all on rayon's pool (in
+/// `analyze` that made tokenizing a song's chunks ten times slower than counting its lines' tokens).
+pub fn tokenize_here(
+    tokenizer: &Tokenizer,
+    texts: &[&str],
+    max: usize,
+) -> Result<Vec<Vec<u32>>, EngineError> {
+    texts
+        .iter()
+        .map(|t| {
+            let e = tokenizer
+                .encode(*t, true)
+                .map_err(|e| EngineError::Tokenize(e.to_string()))?;
+            Ok(cut(e.get_ids().to_vec(), max))
+        })
+        .collect()
+}
+
+/// Token ids cut to `max`, keeping the closing [SEP].
+pub fn cut(mut ids: Vec<u32>, max: usize) -> Vec<u32> {
+    if ids.len() > max {
+        let last = ids[ids.len() - 1];
+        ids.truncate(max.saturating_sub(1));
+        ids.push(last);
+    }
+    ids
 }
 
 /// A batch's index and its embeddings.

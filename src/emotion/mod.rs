@@ -2,6 +2,7 @@
 //! Training and evaluation live in `lab`, off the user's path.
 
 pub mod analyze;
+pub mod bert;
 pub mod chunk;
 pub mod device;
 pub mod encoder;
@@ -9,6 +10,7 @@ pub mod engine;
 pub mod fetch;
 pub mod heads;
 pub mod language;
+pub mod packed;
 
 pub use engine::{Engine, EngineOptions};
 
@@ -39,8 +41,8 @@ pub enum Precision {
     /// 32-bit floats everywhere.
     #[default]
     F32,
-    /// Reduced precision where the device has a fast path for it (bf16 on a GPU). For now it computes in f32 on
-    /// every device (see `Engine::load`); it is already part of the analysis key.
+    /// Reduced precision where the device has a fast path for it: bf16 on a GPU. The CPU has none yet (candle's
+    /// CPU matrix products widen bf16 to f32), so there it computes in f32.
     Fast,
 }
 

@@ -116,6 +116,19 @@ pub fn generate_texts(kind: TextKind, count: usize, seed: u64) -> Vec<String> {
 }
 
 /// The `text` field of each line of a JSONL file.
+/// Writes texts as JSONL, `{"text": ...}` per line: what [`read_texts`] and the peer script read.
+pub fn write_texts(path: &Path, texts: &[String]) -> anyhow::Result<()> {
+    let mut body = String::new();
+    for text in texts {
+        body.push_str(&serde_json::to_string(
+            &serde_json::json!({ "text": text }),
+        )?);
+        body.push('\n');
+    }
+    crate::files::write_bytes(path, body.as_bytes())?;
+    Ok(())
+}
+
 pub fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
     let body =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -179,17 +192,39 @@ pub fn embed(engine: &Engine, texts: &[String], batch: usize) -> anyhow::Result<
     let t = Instant::now();
     encoder.embed_ids(&ids, batch)?;
     let ours = t.elapsed().max(Duration::from_micros(1)).as_secs_f64();
-    // Reference: the plain loop, batches in input order with no length sorting, one at a time with candle's own
+    // Reference: the plain loop over candle's BERT (the network moodtape ran before its packed CPU pass, and the
+    // one it runs on a GPU), batches in input order with no length sorting, one at a time with candle's own
     // threading (its matrix products use every core).
+    let twin;
+    let plain = if encoder.net_name() == "candle" {
+        encoder
+    } else {
+        let (_, _, overlay) =
+            crate::emotion::heads::Heads::shipped(encoder.device(), encoder.hidden_size)?;
+        twin = crate::emotion::encoder::Encoder::load(
+            &engine.files,
+            &overlay,
+            encoder.device(),
+            candle_core::DType::F32,
+            false,
+        )?;
+        &twin
+    };
     let workers_env = std::env::var_os("RAYON_NUM_THREADS");
     if encoder.workers() > 1 {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::env::set_var("RAYON_NUM_THREADS", cores.to_string());
     }
+    plain.forward_ids(
+        &ids[..ids.len().min(batch)]
+            .iter()
+            .map(Vec::as_slice)
+            .collect::<Vec<_>>(),
+    )?;
     let t = Instant::now();
     for chunk in ids.chunks(batch.max(1)) {
         let slices: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
-        encoder.forward_ids(&slices)?;
+        plain.forward_ids(&slices)?;
     }
     let reference = t.elapsed().max(Duration::from_micros(1)).as_secs_f64();
     if let Some(v) = workers_env {
@@ -204,7 +239,8 @@ pub fn embed(engine: &Engine, texts: &[String], batch: usize) -> anyhow::Result<
         tokens,
         seconds: ours,
         reference: Reference {
-            what: "plain candle loop: same encoder, batches of the same size in input order, one at a time",
+            what: "plain candle loop: candle's BERT on the same weights, batches of the same size in input order, \
+                   one at a time",
             texts_per_s: texts.len() as f64 / reference,
             tokens_per_s: tokens as f64 / reference,
             speedup: reference / ours,
@@ -243,6 +279,7 @@ pub fn analyze(
     songs: usize,
     seed: u64,
     dir: &Path,
+    chunks_out: Option<&Path>,
 ) -> anyhow::Result<AnalyzeBench> {
     use crate::emotion::analyze::{self, Which};
     use crate::records::{Location, LyricsOrigin, LyricsRecord, Song};
@@ -280,6 +317,9 @@ pub fn analyze(
                 chunks.push(chunk.text);
             }
         }
+    }
+    if let Some(path) = chunks_out {
+        write_texts(path, &chunks)?;
     }
     let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
     let ids = encoder.tokenize(&refs)?;
