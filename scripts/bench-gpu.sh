@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # moodtape's GPU benches beside the peer (PyTorch sentence-transformers), in one run on one machine: embedding and
-# whole-song analysis in f32 and fast (bf16), and the eval scores of both precisions.
+# whole-song analysis in f32 and fast (bf16), at two batch sizes, and every eval score in both precisions.
 #
 #   scripts/bench-gpu.sh [OUT_DIR]
 #
@@ -36,7 +36,10 @@ run() { # name, command...
     cat "$out/$name.json"
 }
 for p in f32 fast; do
-    run "embed-$p" "$bin" --device cuda --precision "$p" bench embed --texts "$out/stanzas.jsonl" --batch 256 --json
+    for b in 256 1024; do
+        run "embed-$p-b$b" "$bin" --device cuda --precision "$p" bench embed --texts "$out/stanzas.jsonl" \
+            --batch "$b" --json
+    done
     run "analyze-$p" "$bin" --device cuda --precision "$p" bench analyze --songs "$songs" --json
 done
 if python3 -c 'import torch, sentence_transformers' 2>/dev/null; then
@@ -46,12 +49,16 @@ if python3 -c 'import torch, sentence_transformers' 2>/dev/null; then
             --device cuda --batch 256 --precision "$p"
     done
 fi
-if [[ -d "$datasets" ]]; then
-    for p in f32 fast; do
+for p in f32 fast; do
+    if [[ -d "$datasets" ]]; then
         run "eval-goemotions-$p" "$bin" --device cuda --precision "$p" eval goemotions --split test \
             --data "$datasets/goemotions" --json
         run "eval-emobank-$p" "$bin" --device cuda --precision "$p" eval emobank --split test \
             --data "$datasets/emobank" --json
-    done
-fi
+        run "eval-musicmood-$p" "$bin" --device cuda --precision "$p" eval musicmood --split dev \
+            --data "$datasets/musicmood" --json
+    fi
+    run "eval-moods-$p" "$bin" --device cuda --precision "$p" eval moods --split test --json
+    run "eval-demo-$p" "$bin" --device cuda --precision "$p" eval demo --json
+done
 echo "results in $out" >&2
