@@ -289,15 +289,7 @@ fn a_failed_batch_stops_the_pipelined_job_and_keeps_what_was_stored() {
     let err = result.unwrap_err();
     assert!(err.to_string().contains("fell over"), "{err}");
     assert_eq!(reported, analyze::SONGS_PER_BATCH);
-    let again = analyze::run(
-        &store,
-        &engine,
-        key,
-        Which::Missing,
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let again = run_missing(&store, &engine, key);
     assert_eq!(again.already, analyze::SONGS_PER_BATCH);
     assert_eq!(again.analyzed, n - 1 - analyze::SONGS_PER_BATCH);
 }
@@ -372,6 +364,19 @@ fn songs_are_read_by_chunks_with_repeated_choruses_read_once() {
     assert!(mood.reading.valence >= lo - 1e-6 && mood.reading.valence <= hi + 1e-6);
 }
 
+/// Analyzes what is missing, to the end.
+fn run_missing(store: &Store, engine: &Engine, key: &str) -> analyze::AnalyzeSummary {
+    analyze::run(
+        store,
+        engine,
+        key,
+        Which::Missing,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap()
+}
+
 fn songs(store: &Store, n: usize) -> Vec<Song> {
     let items: Vec<(Song, Option<LyricsRecord>)> = (0..n)
         .map(|i| {
@@ -441,26 +446,10 @@ fn analysis_resumes_after_an_interruption_and_redoes_changed_lyrics() {
     assert_eq!(first.no_lyrics, 1);
 
     // The next run does only what is left.
-    let second = analyze::run(
-        &store,
-        &engine,
-        key,
-        Which::Missing,
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let second = run_missing(&store, &engine, key);
     assert_eq!(second.already, first.analyzed);
     assert_eq!(second.analyzed, with_lyrics - first.analyzed);
-    let third = analyze::run(
-        &store,
-        &engine,
-        key,
-        Which::Missing,
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let third = run_missing(&store, &engine, key);
     assert_eq!(third.analyzed, 0);
     assert_eq!(third.already, with_lyrics);
     for s in &all[1..] {
@@ -484,15 +473,7 @@ fn analysis_resumes_after_an_interruption_and_redoes_changed_lyrics() {
         )
         .unwrap();
     assert!(stored_mood(&store, key, &updated).unwrap().is_none());
-    let fourth = analyze::run(
-        &store,
-        &engine,
-        key,
-        Which::Missing,
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let fourth = run_missing(&store, &engine, key);
     assert_eq!(fourth.analyzed, 1);
     assert!(stored_mood(&store, key, &updated).unwrap().is_some());
 
