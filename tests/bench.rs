@@ -136,6 +136,48 @@ fn a_bad_precision_is_refused_in_config_and_on_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `--precision fast` on a CPU runs bf16 dense layers where the CPU has AVX512-BF16 and f32 elsewhere;
+/// `MOODTAPE_CPU_FAST=f32` forces the fallback on any machine, and `models info` says which runs.
+#[test]
+fn fast_on_the_cpu_picks_bf16_by_the_cpus_features_and_falls_back_to_f32() {
+    let home = tempfile::tempdir().unwrap();
+    let info = |forced: bool| {
+        let mut cmd = moodtape(home.path());
+        cmd.args([
+            "--device",
+            "cpu",
+            "--precision",
+            "fast",
+            "models",
+            "info",
+            "--json",
+        ]);
+        if forced {
+            cmd.env("MOODTAPE_CPU_FAST", "f32");
+        } else {
+            cmd.env_remove("MOODTAPE_CPU_FAST");
+        }
+        ok_json(cmd.output().unwrap())
+    };
+    let forced = info(true);
+    assert_eq!(forced["precision"], "fast");
+    assert_eq!(forced["computes_in"], "f32");
+    let picked = info(false);
+    let want = if moodtape::emotion::bf16::available() {
+        "bf16"
+    } else {
+        "f32"
+    };
+    assert_eq!(picked["computes_in"], want, "{picked}");
+    let plain = ok_json(
+        moodtape(home.path())
+            .args(["--device", "cpu", "models", "info", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(plain["computes_in"], "f32");
+}
+
 /// The peer (PyTorch sentence-transformers) on the same texts, only where its venv was made as
 /// benches/peer/README.md says: the test suite never installs PyTorch.
 #[test]

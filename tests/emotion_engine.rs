@@ -229,7 +229,7 @@ fn the_encoders_bert_matches_candle_transformers_in_f32() {
 fn the_packed_cpu_pass_gives_candles_embeddings() {
     let (engine, varmap, config) = tiny_engine_and_weights();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let packed = moodtape::emotion::packed::PackedBert::load(vb, &config).unwrap();
+    let packed = moodtape::emotion::packed::PackedBert::load(vb, &config, false).unwrap();
     let packed = Encoder::from_packed(packed, tokenizer(), DIM);
     assert_eq!(packed.net_name(), "packed");
     assert_eq!(engine.encoder().net_name(), "candle");
@@ -258,6 +258,42 @@ fn the_packed_cpu_pass_gives_candles_embeddings() {
     }
     // An id outside the vocabulary is an error, not a read out of bounds.
     assert!(packed.forward_rows(&[&[2, 9999, 3]]).is_err());
+}
+
+/// `--precision fast` on a CPU with AVX512-BF16 runs the packed pass's dense layers in bf16 (here only the layer
+/// whose shape fits the kernel: 32 × 64). Its embeddings must stay within the stated tolerance of f32's: cosine
+/// similarity at least 0.995. Without the instructions it is the f32 pass.
+#[test]
+fn the_packed_pass_in_bf16_agrees_with_f32_within_tolerance() {
+    let (_, varmap, config) = tiny_engine_and_weights();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let exact = moodtape::emotion::packed::PackedBert::load(vb.clone(), &config, false).unwrap();
+    let fast = moodtape::emotion::packed::PackedBert::load(vb, &config, true).unwrap();
+    assert_eq!(exact.precision(), "f32");
+    if !moodtape::emotion::bf16::available() {
+        assert_eq!(fast.precision(), "f32");
+        return;
+    }
+    assert_eq!(fast.precision(), "bf16");
+    let ids: Vec<Vec<u32>> = (0..30)
+        .map(|i| {
+            let mut t = vec![2];
+            t.extend((0..(3 + i % 17)).map(|j| 4 + ((i * 5 + j * 3) % 31) as u32));
+            t.push(3);
+            t
+        })
+        .collect();
+    let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+    let a = exact.embed(&refs).unwrap();
+    let b = fast.embed(&refs).unwrap();
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
+        .fold(1f32, f32::min);
+    assert!(b.iter().flatten().all(|v| v.is_finite()));
+    assert!(worst >= 0.995, "bf16 strays from f32: cosine {worst}");
+    assert!(a != b, "the bf16 layer did not run");
 }
 
 /// The analysis job reads a batch while the one before is written. A batch that cannot be read stops the job with

@@ -77,7 +77,7 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
             let files = locate(&opts.fetch)?;
             let choice = crate::emotion::device::choose_device(opts.device);
             let computes =
-                crate::emotion::engine::encoder_dtype(crate::emotion::precision(), &choice.device);
+                crate::emotion::engine::computes_in(crate::emotion::precision(), &choice.device);
             let (device, device_fallback) = (choice.label, choice.fallback);
             let card = card().ok();
             #[derive(Serialize)]
@@ -104,7 +104,7 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 device,
                 device_fallback,
                 precision: crate::emotion::precision(),
-                computes_in: computes.as_str(),
+                computes_in: computes,
                 heads_version: heads_version(),
                 model_key: model_key(),
                 metrics: card.map(|c| c.metrics),

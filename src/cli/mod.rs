@@ -76,7 +76,7 @@ pub struct GlobalArgs {
     /// Compute device: auto, cpu, cuda, cuda:N or metal
     #[arg(long, global = true, value_name = "DEVICE")]
     pub device: Option<String>,
-    /// Encoder precision: f32, or fast (bf16 on a GPU); config general.precision
+    /// Encoder precision: f32, or fast (bf16 on a GPU or a CPU with AVX512-BF16); config general.precision
     #[arg(long, global = true, value_enum, value_name = "PRECISION")]
     pub precision: Option<crate::emotion::Precision>,
     /// A folder with the encoder's config.json, tokenizer.json and model.safetensors (env MOODTAPE_MODEL_DIR)

@@ -24,6 +24,14 @@ enum Net {
     Packed(PackedBert),
 }
 
+/// What an encoder on the CPU runs: candle's tensors, or moodtape's packed pass (its dense layers in bf16 with
+/// `fast` where the CPU can).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuPass {
+    Candle,
+    Packed { fast: bool },
+}
+
 pub struct Encoder {
     net: Net,
     tokenizer: Tokenizer,
@@ -37,14 +45,13 @@ impl Encoder {
     /// Loads the encoder from its files. `overlay` holds tensors (by their names in the encoder) that replace the
     /// originals: the top layer fine-tuned by `moodtape train` ships this way inside the heads file.
     ///
-    /// On the CPU in f32 it runs moodtape's own packed pass ([`PackedBert`]) unless `packed` is false; candle's
-    /// tensors otherwise.
+    /// On the CPU in f32 it runs as `cpu` says; on a GPU or in another dtype, candle's tensors.
     pub fn load(
         files: &ModelFiles,
         overlay: &HashMap<String, Tensor>,
         device: &Device,
         dtype: DType,
-        packed: bool,
+        cpu: CpuPass,
     ) -> Result<Encoder, EngineError> {
         let config_text = std::fs::read_to_string(files.config()).map_err(|e| {
             EngineError::Load(format!("cannot read {}: {e}", files.config().display()))
@@ -76,10 +83,11 @@ impl Encoder {
             tensors.insert(name.clone(), t.to_device(device)?);
         }
         let vb = VarBuilder::from_tensors(tensors, dtype, device);
-        let net = if device.is_cpu() && dtype == DType::F32 && packed {
-            Net::Packed(PackedBert::load(vb, &config)?)
-        } else {
-            Net::Candle(Bert::load(vb, &config)?)
+        let net = match cpu {
+            CpuPass::Packed { fast } if device.is_cpu() && dtype == DType::F32 => {
+                Net::Packed(PackedBert::load(vb, &config, fast)?)
+            }
+            _ => Net::Candle(Bert::load(vb, &config)?),
         };
         Ok(Encoder {
             net,
@@ -88,6 +96,14 @@ impl Encoder {
             hidden_size: config.hidden_size,
             workers: 1,
         })
+    }
+
+    /// The float type the encoder's matrix products run in: `f32`, or `bf16`.
+    pub fn precision(&self) -> &'static str {
+        match &self.net {
+            Net::Candle(model) => model.dtype().as_str(),
+            Net::Packed(net) => net.precision(),
+        }
     }
 
     /// Which network runs: `packed` (moodtape's own CPU pass) or `candle`.

@@ -53,7 +53,10 @@ impl Engine {
         let (device, device_label) = (choice.device, choice.label);
         let (heads, _card, overlay) = Heads::shipped(&device, 384)?;
         let dtype = encoder_dtype(opts.precision, &device);
-        let mut encoder = Encoder::load(&files, &overlay, &device, dtype, true)?;
+        let cpu = super::encoder::CpuPass::Packed {
+            fast: opts.precision == super::Precision::Fast,
+        };
+        let mut encoder = Encoder::load(&files, &overlay, &device, dtype, cpu)?;
         // A GPU is only kept busy by big batches: an analysis batch holds many songs and their chunks.
         if !device.is_cpu() {
             super::analyze::set_songs_per_batch(GPU_SONGS_PER_BATCH);
@@ -246,8 +249,16 @@ impl Engine {
     }
 }
 
-/// The float type the encoder computes in: bf16 for `fast` on a GPU, f32 otherwise (the CPU has no faster
-/// reduced-precision path: candle widens bf16 to f32 for its matrix products).
+/// The float type candle's encoder computes in: bf16 for `fast` on a GPU, f32 otherwise (on the CPU, `fast` is
+/// the packed pass's bf16 dense layers, where the CPU has AVX512-BF16: see [`super::bf16`]).
+/// The float type the encoder's matrix products run in for `precision` on `device`: what `models info` shows.
+pub fn computes_in(precision: super::Precision, device: &candle_core::Device) -> &'static str {
+    match precision {
+        super::Precision::Fast if device.is_cpu() && super::bf16::available() => "bf16",
+        _ => encoder_dtype(precision, device).as_str(),
+    }
+}
+
 pub fn encoder_dtype(
     precision: super::Precision,
     device: &candle_core::Device,

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod bert;
+pub mod bf16;
 pub mod chunk;
 pub mod device;
 pub mod encoder;
@@ -41,8 +42,8 @@ pub enum Precision {
     /// 32-bit floats everywhere.
     #[default]
     F32,
-    /// Reduced precision where the device has a fast path for it: bf16 on a GPU. The CPU has none yet (candle's
-    /// CPU matrix products widen bf16 to f32), so there it computes in f32.
+    /// Reduced precision where the device has a fast path for it: bf16 on a GPU, and bf16 dense layers on a CPU
+    /// with AVX512-BF16. Other CPUs compute in f32.
     Fast,
 }
 

@@ -15,6 +15,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
 
 pub struct PackedBert {
+    /// The dense layers run in bf16 (`--precision fast` on a CPU with AVX512-BF16).
+    bf16: bool,
     hidden: usize,
     heads: usize,
     eps: f32,
@@ -34,12 +36,24 @@ struct Norm {
     beta: Vec<f32>,
 }
 
-/// A linear layer with its weight stored input-major (in × out), as the products read it.
+/// A linear layer with its weight stored input-major (in × out), as the products read it: in f32, or packed for
+/// the bf16 kernel (`w` then empty).
 struct Dense {
     w: Vec<f32>,
+    bf16: Vec<u16>,
     b: Vec<f32>,
     inputs: usize,
     outputs: usize,
+}
+
+impl Dense {
+    /// Moves the weight to bf16 for the kernel (when its shape fits it).
+    fn use_bf16(&mut self) {
+        if super::bf16::fits(self.inputs, self.outputs) {
+            self.bf16 = super::bf16::pack_weight(&self.w, self.inputs, self.outputs);
+            self.w = Vec::new();
+        }
+    }
 }
 
 struct Layer {
@@ -78,6 +92,7 @@ fn dense(vb: VarBuilder, inputs: usize, outputs: usize) -> Result<Dense> {
     let w = rows(&vb, (outputs, inputs), "weight")?;
     Ok(Dense {
         w: transpose(&w, outputs, inputs),
+        bf16: Vec::new(),
         b: vector(&vb, outputs, "bias")?,
         inputs,
         outputs,
@@ -92,8 +107,9 @@ fn norm(vb: VarBuilder, n: usize) -> Result<Norm> {
 }
 
 impl PackedBert {
-    /// Loads the weights under the names [`super::bert::Bert`] reads.
-    pub fn load(vb: VarBuilder, config: &Config) -> Result<PackedBert> {
+    /// Loads the weights under the names [`super::bert::Bert`] reads. With `fast`, where the CPU has AVX512-BF16,
+    /// the dense layers run in bf16 ([`super::bf16`]); otherwise, and for attention, f32.
+    pub fn load(vb: VarBuilder, config: &Config, fast: bool) -> Result<PackedBert> {
         let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
             vb.pp("bert")
         } else {
@@ -132,6 +148,7 @@ impl PackedBert {
             layers.push(Layer {
                 qkv: Dense {
                     w,
+                    bf16: Vec::new(),
                     b,
                     inputs: h,
                     outputs: 3 * h,
@@ -147,7 +164,16 @@ impl PackedBert {
                 norm2: norm(l.pp("output").pp("LayerNorm"), h)?,
             });
         }
+        let bf16 = fast && super::bf16::available();
+        if bf16 {
+            for l in &mut layers {
+                for d in [&mut l.qkv, &mut l.out, &mut l.up, &mut l.down] {
+                    d.use_bf16();
+                }
+            }
+        }
         Ok(PackedBert {
+            bf16,
             hidden: h,
             heads: config.num_attention_heads,
             eps: config.layer_norm_eps as f32,
@@ -162,6 +188,15 @@ impl PackedBert {
             norm: norm(e.pp("LayerNorm"), h)?,
             layers,
         })
+    }
+
+    /// The float type of the dense layers' products: `f32` or `bf16`.
+    pub fn precision(&self) -> &'static str {
+        if self.bf16 {
+            "bf16"
+        } else {
+            "f32"
+        }
     }
 
     /// The mean-pooled, L2-normalised embedding of each text (token ids with [CLS]/[SEP]), in order.
@@ -204,14 +239,15 @@ impl PackedBert {
         let mut x1 = vec![0f32; tokens * h];
         let mut mid = vec![0f32; tokens * inter];
         let mut scores = vec![0f32; longest * longest];
+        let mut pairs = Vec::new();
         for layer in &self.layers {
-            linear(&layer.qkv, &x, tokens, &mut qkv, None);
+            linear(&layer.qkv, &x, tokens, &mut qkv, None, &mut pairs);
             self.attention(&qkv, &lens, &mut ctx, &mut scores);
-            linear(&layer.out, &ctx, tokens, &mut x1, Some(&x));
+            linear(&layer.out, &ctx, tokens, &mut x1, Some(&x), &mut pairs);
             layer_norm(&mut x1, &layer.norm1, self.eps);
-            linear(&layer.up, &x1, tokens, &mut mid, None);
+            linear(&layer.up, &x1, tokens, &mut mid, None, &mut pairs);
             mid.iter_mut().for_each(|v| *v = gelu(*v));
-            linear(&layer.down, &mid, tokens, &mut x, Some(&x1));
+            linear(&layer.down, &mid, tokens, &mut x, Some(&x1), &mut pairs);
             layer_norm(&mut x, &layer.norm2, self.eps);
         }
 
@@ -312,8 +348,15 @@ impl PackedBert {
 }
 
 /// `out = x W + b (+ residual)` for `tokens` rows: the bias (and residual) are written first and the product
-/// accumulates onto them.
-fn linear(layer: &Dense, x: &[f32], tokens: usize, out: &mut [f32], residual: Option<&[f32]>) {
+/// accumulates onto them. `pairs` is room for the rows in bf16, when the layer runs there.
+fn linear(
+    layer: &Dense,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+    residual: Option<&[f32]>,
+    pairs: &mut Vec<u32>,
+) {
     let n = layer.outputs;
     let out = &mut out[..tokens * n];
     match residual {
@@ -331,6 +374,11 @@ fn linear(layer: &Dense, x: &[f32], tokens: usize, out: &mut [f32], residual: Op
         }
     }
     if tokens == 0 {
+        return;
+    }
+    if !layer.bf16.is_empty() {
+        super::bf16::pack_rows(x, tokens, layer.inputs, pairs);
+        super::bf16::matmul_acc(pairs, tokens, layer.inputs, &layer.bf16, n, out);
         return;
     }
     // SAFETY: `x` is tokens × inputs, `w` inputs × outputs and `out` tokens × outputs, all row-major and

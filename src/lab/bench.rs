@@ -206,7 +206,7 @@ pub fn embed(engine: &Engine, texts: &[String], batch: usize) -> anyhow::Result<
             &overlay,
             encoder.device(),
             candle_core::DType::F32,
-            false,
+            crate::emotion::encoder::CpuPass::Candle,
         )?;
         &twin
     };

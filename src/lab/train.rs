@@ -1241,8 +1241,13 @@ fn final_scores(
     let card: Card = serde_json::from_str(&text).map_err(|e| TrainError::Io(e.to_string()))?;
     let device = Device::Cpu;
     let (heads, overlay) = Heads::from_bytes(&bytes, &card, &device, HIDDEN)?;
-    let mut encoder =
-        crate::emotion::encoder::Encoder::load(files, &overlay, &device, DType::F32, true)?;
+    let mut encoder = crate::emotion::encoder::Encoder::load(
+        files,
+        &overlay,
+        &device,
+        DType::F32,
+        crate::emotion::encoder::CpuPass::Packed { fast: false },
+    )?;
     encoder.use_workers(
         std::thread::available_parallelism()
             .map_or(1, |n| n.get())
