@@ -224,6 +224,21 @@ impl Encoder {
             self.forward_rows(&slices)
         };
         let mut out = vec![Vec::new(); ids.len()];
+        if !self.device.is_cpu() {
+            // A GPU runs its work in order, while this thread goes on: every batch is queued before any result is
+            // read back, so the GPU never waits for this thread to pad the next batch or copy out the last.
+            let mut pending = Vec::with_capacity(batches.len());
+            for batch in &batches {
+                let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+                pending.push(self.forward_ids(&slices)?);
+            }
+            for (batch, rows) in batches.iter().zip(pending) {
+                for (&i, row) in batch.iter().zip(rows.to_vec2::<f32>()?) {
+                    out[i] = row;
+                }
+            }
+            return Ok(out);
+        }
         let workers = self.workers.min(batches.len()).max(1);
         if workers == 1 {
             for batch in &batches {

@@ -132,7 +132,13 @@ impl Engine {
     /// Applies the heads to embeddings.
     pub fn read_embeddings(&self, embeddings: Vec<Vec<f32>>) -> Result<Vec<TextMood>, EngineError> {
         let mut out = Vec::with_capacity(embeddings.len());
-        for batch in embeddings.chunks(256) {
+        // On a GPU each slice is a copy there and back: few, large ones.
+        let slice = if self.encoder.device().is_cpu() {
+            256
+        } else {
+            8192
+        };
+        for batch in embeddings.chunks(slice) {
             let dim = batch[0].len();
             let flat: Vec<f32> = batch.iter().flatten().copied().collect();
             let t = Tensor::from_vec(flat, (batch.len(), dim), self.encoder.device())?;
