@@ -80,6 +80,7 @@ fn bench_analyze_reads_every_generated_song_through_the_real_path() {
     );
     assert_eq!(v["songs"], 12);
     assert_eq!(v["device"], "cpu");
+    assert_eq!(v["precision"], "f32");
     // Each song has at least two distinct chunks; choruses are read once, so fewer chunks than stanzas.
     let chunks = v["chunks"].as_u64().unwrap();
     assert!((24..=12 * 8).contains(&chunks), "{v}");

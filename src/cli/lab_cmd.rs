@@ -356,10 +356,11 @@ pub fn run_bench(ctx: &Context, cmd: BenchCommand, hooks: &Hooks) -> anyhow::Res
         print_json(&result)?;
     } else {
         outln!(
-            "embed: {} texts, {} tokens on {}\n  moodtape   {:>7.1} texts/s  {:>9.0} tokens/s\n  reference  {:>7.1} texts/s  {:>9.0} tokens/s  (moodtape is {:.2}x)\n  peak RSS   {:.0} MB",
+            "embed: {} texts, {} tokens on {} in {}\n  moodtape   {:>7.1} texts/s  {:>9.0} tokens/s\n  reference  {:>7.1} texts/s  {:>9.0} tokens/s  (moodtape is {:.2}x)\n  peak RSS   {:.0} MB",
             result.texts,
             result.tokens,
             result.device,
+            result.precision,
             result.texts_per_s,
             result.tokens_per_s,
             result.reference.texts_per_s,
@@ -393,11 +394,12 @@ fn run_bench_analyze(
         print_json(&result)?;
     } else {
         outln!(
-            "analyze: {} songs, {} distinct chunks, {} tokens on {}\n  analysis       {:>8.1} songs/s  {:>9.0} tokens/s\n  encoder alone                    {:>9.0} tokens/s  (analysis keeps it {:.0}% busy)\n  peak RSS       {:.0} MB",
+            "analyze: {} songs, {} distinct chunks, {} tokens on {} in {}\n  analysis       {:>8.1} songs/s  {:>9.0} tokens/s\n  encoder alone                    {:>9.0} tokens/s  (analysis keeps it {:.0}% busy)\n  peak RSS       {:.0} MB",
             result.songs,
             result.chunks,
             result.tokens,
             result.device,
+            result.precision,
             result.songs_per_s,
             result.tokens_per_s,
             result.encoder_alone.tokens_per_s,

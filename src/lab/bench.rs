@@ -166,6 +166,8 @@ pub struct EmbedBench {
     pub tokens_per_s: f64,
     pub peak_rss_mb: f64,
     pub device: String,
+    /// What the encoder's matrix products ran in: `f32` or `bf16`.
+    pub precision: &'static str,
     pub texts: usize,
     pub tokens: usize,
     pub seconds: f64,
@@ -235,6 +237,7 @@ pub fn embed(engine: &Engine, texts: &[String], batch: usize) -> anyhow::Result<
         tokens_per_s: tokens as f64 / ours,
         peak_rss_mb: peak_rss_mb(),
         device: engine.device_label.clone(),
+        precision: encoder.precision(),
         texts: texts.len(),
         tokens,
         seconds: ours,
@@ -260,6 +263,8 @@ pub struct AnalyzeBench {
     pub tokens_per_s: f64,
     pub peak_rss_mb: f64,
     pub device: String,
+    /// What the encoder's matrix products ran in: `f32` or `bf16`.
+    pub precision: &'static str,
     pub encoder_alone: EncoderAlone,
 }
 
@@ -351,6 +356,7 @@ pub fn analyze(
         tokens_per_s,
         peak_rss_mb: peak_rss_mb(),
         device: engine.device_label.clone(),
+        precision: engine.encoder().precision(),
         encoder_alone: EncoderAlone {
             seconds: alone,
             tokens_per_s: alone_tokens_per_s,
