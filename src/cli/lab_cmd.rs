@@ -455,14 +455,7 @@ fn run_bench_texts(
             bench::write_texts(&path, &texts)?;
             errln!("wrote {count} texts to {}", path.display());
         }
-        None => {
-            for text in &texts {
-                outln!(
-                    "{}",
-                    serde_json::to_string(&serde_json::json!({ "text": text }))?
-                );
-            }
-        }
+        None => out!("{}", bench::texts_jsonl(&texts)?),
     }
     Ok(0)
 }

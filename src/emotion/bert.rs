@@ -31,11 +31,7 @@ impl Bert {
     /// Loads the weights under their usual names (`embeddings.*`, `encoder.layer.N.*`), with or without a `bert.`
     /// prefix.
     pub fn load(vb: VarBuilder, config: &Config) -> Result<Bert> {
-        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
-            vb.pp("bert")
-        } else {
-            vb
-        };
+        let vb = unprefixed(vb);
         let dtype = vb.dtype();
         let e = vb.pp("embeddings");
         let embeddings = Embeddings {
@@ -84,6 +80,15 @@ impl Bert {
             .broadcast_add(&self.embeddings.positions.forward(&positions)?)?;
         let xs = self.embeddings.norm.forward(&xs)?;
         self.encoder.forward(&xs, &additive_mask(mask, self.dtype)?)
+    }
+}
+
+/// The weights' root: checkpoints saved from a model with heads put BERT's weights under `bert.`.
+pub fn unprefixed(vb: VarBuilder) -> VarBuilder {
+    if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+        vb.pp("bert")
+    } else {
+        vb
     }
 }
 

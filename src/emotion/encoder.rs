@@ -219,18 +219,16 @@ impl Encoder {
         batch_size: usize,
     ) -> Result<Vec<Vec<f32>>, EngineError> {
         let batches = length_batches(ids, batch_size.max(1));
-        let run = |batch: &[usize]| -> Result<Vec<Vec<f32>>, EngineError> {
-            let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-            self.forward_rows(&slices)
-        };
+        let slices =
+            |batch: &[usize]| -> Vec<&[u32]> { batch.iter().map(|&i| ids[i].as_slice()).collect() };
+        let run = |batch: &[usize]| self.forward_rows(&slices(batch));
         let mut out = vec![Vec::new(); ids.len()];
         if !self.device.is_cpu() {
             // A GPU runs its work in order, while this thread goes on: every batch is queued before any result is
             // read back, so the GPU never waits for this thread to pad the next batch or copy out the last.
             let mut pending = Vec::with_capacity(batches.len());
             for batch in &batches {
-                let slices: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-                pending.push(self.forward_ids(&slices)?);
+                pending.push(self.forward_ids(&slices(batch))?);
             }
             for (batch, rows) in batches.iter().zip(pending) {
                 for (&i, row) in batch.iter().zip(rows.to_vec2::<f32>()?) {

@@ -255,8 +255,6 @@ impl Engine {
     }
 }
 
-/// The float type candle's encoder computes in: bf16 for `fast` on a GPU, f32 otherwise (on the CPU, `fast` is
-/// the packed pass's bf16 dense layers, where the CPU has AVX512-BF16: see [`super::bf16`]).
 /// The float type the encoder's matrix products run in for `precision` on `device`: what `models info` shows.
 pub fn computes_in(precision: super::Precision, device: &candle_core::Device) -> &'static str {
     match precision {
@@ -265,6 +263,8 @@ pub fn computes_in(precision: super::Precision, device: &candle_core::Device) ->
     }
 }
 
+/// The float type candle's encoder computes in: bf16 for `fast` on a GPU, f32 otherwise (on the CPU, `fast` is
+/// the packed pass's bf16 dense layers, where the CPU has AVX512-BF16: see [`super::bf16`]).
 pub fn encoder_dtype(
     precision: super::Precision,
     device: &candle_core::Device,
@@ -298,8 +298,9 @@ fn prepare_songs(
     tokenizer: &tokenizers::Tokenizer,
     records: &[&LyricsRecord],
 ) -> Result<Vec<Prepared>, EngineError> {
+    let wrap = special_wrap(tokenizer);
     let one = |record: &&LyricsRecord| -> Result<Prepared, EngineError> {
-        let (chunks, ids) = song_chunks_with_ids(tokenizer, record)?;
+        let (chunks, ids) = chunks_with_ids(tokenizer, &wrap, record)?;
         let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
         let verdict = language::judge(&texts);
         let has_words = !chunks.is_empty();
@@ -371,6 +372,23 @@ pub fn song_chunks_with_ids(
     tokenizer: &tokenizers::Tokenizer,
     record: &LyricsRecord,
 ) -> Result<(Vec<Chunk>, Vec<Vec<u32>>), EngineError> {
+    chunks_with_ids(tokenizer, &special_wrap(tokenizer), record)
+}
+
+/// The ids the tokenizer puts around every text ([CLS] and [SEP] for BERT): what it gives an empty text.
+fn special_wrap(tokenizer: &tokenizers::Tokenizer) -> Vec<u32> {
+    tokenizer
+        .encode("", true)
+        .map(|e| e.get_ids().to_vec())
+        .unwrap_or_default()
+}
+
+/// [`song_chunks_with_ids`] with the tokenizer's [`special_wrap`] given.
+fn chunks_with_ids(
+    tokenizer: &tokenizers::Tokenizer,
+    wrap: &[u32],
+    record: &LyricsRecord,
+) -> Result<(Vec<Chunk>, Vec<Vec<u32>>), EngineError> {
     if !record.has_words() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -387,13 +405,9 @@ pub fn song_chunks_with_ids(
         },
     };
     let chunks = chunk_lyrics(&record.text, CHUNK_TOKENS, &mut count);
-    let wrap = tokenizer
-        .encode("", true)
-        .map(|e| e.get_ids().to_vec())
-        .unwrap_or_default();
     let mut ids = Vec::with_capacity(chunks.len());
     for chunk in &chunks {
-        let joined = match wrap.as_slice() {
+        let joined = match wrap {
             [first, last] => chunk
                 .text
                 .split('\n')

@@ -110,11 +110,7 @@ impl PackedBert {
     /// Loads the weights under the names [`super::bert::Bert`] reads. With `fast`, where the CPU has AVX512-BF16,
     /// the dense layers run in bf16 ([`super::bf16`]); otherwise, and for attention, f32.
     pub fn load(vb: VarBuilder, config: &Config, fast: bool) -> Result<PackedBert> {
-        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
-            vb.pp("bert")
-        } else {
-            vb
-        };
+        let vb = super::bert::unprefixed(vb);
         let h = config.hidden_size;
         if config.num_attention_heads == 0 || !h.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!(

@@ -115,9 +115,8 @@ pub fn generate_texts(kind: TextKind, count: usize, seed: u64) -> Vec<String> {
         .collect()
 }
 
-/// The `text` field of each line of a JSONL file.
-/// Writes texts as JSONL, `{"text": ...}` per line: what [`read_texts`] and the peer script read.
-pub fn write_texts(path: &Path, texts: &[String]) -> anyhow::Result<()> {
+/// Texts as JSONL, `{"text": ...}` per line: what [`read_texts`] and the peer script read.
+pub fn texts_jsonl(texts: &[String]) -> anyhow::Result<String> {
     let mut body = String::new();
     for text in texts {
         body.push_str(&serde_json::to_string(
@@ -125,10 +124,16 @@ pub fn write_texts(path: &Path, texts: &[String]) -> anyhow::Result<()> {
         )?);
         body.push('\n');
     }
-    crate::files::write_bytes(path, body.as_bytes())?;
+    Ok(body)
+}
+
+/// Writes [`texts_jsonl`] to `path`.
+pub fn write_texts(path: &Path, texts: &[String]) -> anyhow::Result<()> {
+    crate::files::write_bytes(path, texts_jsonl(texts)?.as_bytes())?;
     Ok(())
 }
 
+/// The `text` field of each line of a JSONL file.
 pub fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
     let body =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
