@@ -495,7 +495,7 @@ impl Store {
                 detail: e.to_string(),
             })?;
         }
-        if is_held(path) {
+        if !released(path) {
             return Err(StoreError::Locked {
                 path: path.to_path_buf(),
             });
@@ -848,6 +848,25 @@ pub fn is_held(path: &Path) -> bool {
     }
 }
 
+/// How long opening waits for a lock to go: sled lets go of its file from a thread of its own, a moment after
+/// the last handle in this process is dropped, so a database closed and opened again at once would otherwise be
+/// reported held.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Whether the database at `path` is free, waiting up to [`LOCK_GRACE`] for a lock to be let go.
+fn released(path: &Path) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if !is_held(path) {
+            return true;
+        }
+        if start.elapsed() >= LOCK_GRACE {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Opens a copy of the database and compares it with the manifest; the original is never touched.
 fn verify_on_copy(path: &Path, manifest: &Manifest) -> Result<()> {
     let copy = TempCopy::of(path).map_err(|e| StoreError::Open {
@@ -916,8 +935,20 @@ fn open_sled(path: &Path) -> Result<sled::Db> {
         // took 580 MB); a library's hot pages fit in far less, and sled's own bookkeeping comes on top.
         .cache_capacity(32 << 20);
     // sled panics on some kinds of damage instead of returning an error; a damaged file must not take the app down.
-    let opened =
-        quiet_panics(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())));
+    let open = || {
+        quiet_panics(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())))
+    };
+    let mut opened = open();
+    // A lock let go a moment ago (see `LOCK_GRACE`) is waited for once.
+    if let Ok(Err(e)) = &opened {
+        if matches!(
+            classify_open_error(path, e.clone()),
+            StoreError::Locked { .. }
+        ) && released(path)
+        {
+            opened = open();
+        }
+    }
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(classify_open_error(path, e)),
