@@ -137,12 +137,14 @@ fn a_bad_precision_is_refused_in_config_and_on_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// `--precision fast` on a CPU runs bf16 dense layers where the CPU has AVX512-BF16 and f32 elsewhere;
-/// `MOODTAPE_CPU_FAST=f32` forces the fallback on any machine, and `models info` says which runs.
+/// `--precision fast` on a CPU picks its path by the CPU's features (int8 on AVX512-VNNI, bf16 on AVX512-BF16,
+/// int8 on AVX-VNNI or AVX2, else f32); `MOODTAPE_CPU_FAST` narrows the choice on any machine (`f32` forces the
+/// fallback), and `models info` says what runs.
 #[test]
-fn fast_on_the_cpu_picks_bf16_by_the_cpus_features_and_falls_back_to_f32() {
+fn fast_on_the_cpu_picks_its_path_by_the_cpus_features_and_falls_back_to_f32() {
+    use moodtape::emotion::int8::Kernel;
     let home = tempfile::tempdir().unwrap();
-    let info = |forced: bool| {
+    let info = |forced: Option<&str>| {
         let mut cmd = moodtape(home.path());
         cmd.args([
             "--device",
@@ -153,23 +155,44 @@ fn fast_on_the_cpu_picks_bf16_by_the_cpus_features_and_falls_back_to_f32() {
             "info",
             "--json",
         ]);
-        if forced {
-            cmd.env("MOODTAPE_CPU_FAST", "f32");
-        } else {
-            cmd.env_remove("MOODTAPE_CPU_FAST");
-        }
-        ok_json(cmd.output().unwrap())
+        match forced {
+            Some(path) => cmd.env("MOODTAPE_CPU_FAST", path),
+            None => cmd.env_remove("MOODTAPE_CPU_FAST"),
+        };
+        let out = ok_json(cmd.output().unwrap());
+        assert_eq!(out["precision"], "fast");
+        (
+            out["computes_in"].as_str().unwrap().to_string(),
+            out["kernel"].as_str().unwrap().to_string(),
+        )
     };
-    let forced = info(true);
-    assert_eq!(forced["precision"], "fast");
-    assert_eq!(forced["computes_in"], "f32");
-    let picked = info(false);
-    let want = if moodtape::emotion::bf16::available() {
-        "bf16"
+    assert_eq!(info(Some("f32")), ("f32".into(), "gemm".into()));
+    let avx2 = if Kernel::Avx2.supported() {
+        ("int8", "avx2")
     } else {
-        "f32"
+        ("f32", "gemm")
     };
-    assert_eq!(picked["computes_in"], want, "{picked}");
+    assert_eq!(info(Some("int8-avx2")), (avx2.0.into(), avx2.1.into()));
+    let bf16 = if moodtape::emotion::bf16::detected() {
+        ("bf16", "avx512-bf16")
+    } else {
+        ("f32", "gemm")
+    };
+    assert_eq!(info(Some("bf16")), (bf16.0.into(), bf16.1.into()));
+    let best = [Kernel::Vnni, Kernel::AvxVnni, Kernel::Avx2]
+        .into_iter()
+        .find(|k| k.supported());
+    let (computes, kernel) = info(None);
+    let want = if Kernel::Vnni.supported() {
+        ("int8", "avx512-vnni")
+    } else if moodtape::emotion::bf16::detected() {
+        ("bf16", "avx512-bf16")
+    } else if let Some(k) = best {
+        ("int8", k.label())
+    } else {
+        ("f32", "gemm")
+    };
+    assert_eq!((computes.as_str(), kernel.as_str()), want);
     let plain = ok_json(
         moodtape(home.path())
             .args(["--device", "cpu", "models", "info", "--json"])
@@ -177,6 +200,7 @@ fn fast_on_the_cpu_picks_bf16_by_the_cpus_features_and_falls_back_to_f32() {
             .unwrap(),
     );
     assert_eq!(plain["computes_in"], "f32");
+    assert_eq!(plain["kernel"], "gemm");
 }
 
 /// The peer (PyTorch sentence-transformers) on the same texts, only where its venv was made as

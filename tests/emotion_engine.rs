@@ -260,21 +260,18 @@ fn the_packed_cpu_pass_gives_candles_embeddings() {
     assert!(packed.forward_rows(&[&[2, 9999, 3]]).is_err());
 }
 
-/// `--precision fast` on a CPU with AVX512-BF16 runs the packed pass's dense layers in bf16 (here only the layer
-/// whose shape fits the kernel: 32 × 64). Its embeddings must stay within the stated tolerance of f32's: cosine
-/// similarity at least 0.995. Without the instructions it is the f32 pass.
+/// `--precision fast` on a CPU runs the packed pass's dense layers in bf16 (AVX512-BF16) or int8 (AVX512-VNNI or
+/// AVX2), whichever this CPU has (here only the layers whose shapes fit a kernel's tiles). Every path this CPU can
+/// run must stay within the stated tolerance of f32's embeddings: cosine similarity at least 0.995 for bf16 and
+/// 0.99 for int8. (That each int8 kernel sums exactly the integers of the plain product is `int8`'s unit test.)
 #[test]
-fn the_packed_pass_in_bf16_agrees_with_f32_within_tolerance() {
+fn every_reduced_precision_path_agrees_with_f32_within_tolerance() {
+    use moodtape::emotion::int8::Kernel;
+    use moodtape::emotion::packed::{FastPath, PackedBert};
     let (_, varmap, config) = tiny_engine_and_weights();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let exact = moodtape::emotion::packed::PackedBert::load(vb.clone(), &config, false).unwrap();
-    let fast = moodtape::emotion::packed::PackedBert::load(vb, &config, true).unwrap();
+    let exact = PackedBert::load(vb.clone(), &config, false).unwrap();
     assert_eq!(exact.precision(), "f32");
-    if !moodtape::emotion::bf16::available() {
-        assert_eq!(fast.precision(), "f32");
-        return;
-    }
-    assert_eq!(fast.precision(), "bf16");
     let ids: Vec<Vec<u32>> = (0..30)
         .map(|i| {
             let mut t = vec![2];
@@ -285,15 +282,35 @@ fn the_packed_pass_in_bf16_agrees_with_f32_within_tolerance() {
         .collect();
     let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
     let a = exact.embed(&refs).unwrap();
-    let b = fast.embed(&refs).unwrap();
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
-        .fold(1f32, f32::min);
-    assert!(b.iter().flatten().all(|v| v.is_finite()));
-    assert!(worst >= 0.995, "bf16 strays from f32: cosine {worst}");
-    assert!(a != b, "the bf16 layer did not run");
+    for (path, supported, floor) in [
+        (FastPath::Bf16, moodtape::emotion::bf16::detected(), 0.995),
+        (FastPath::Int8(Kernel::Vnni), Kernel::Vnni.supported(), 0.99),
+        (
+            FastPath::Int8(Kernel::AvxVnni),
+            Kernel::AvxVnni.supported(),
+            0.99,
+        ),
+        (FastPath::Int8(Kernel::Avx2), Kernel::Avx2.supported(), 0.99),
+    ] {
+        if !supported {
+            eprintln!("this CPU cannot run {path:?}: not checked");
+            continue;
+        }
+        let fast = PackedBert::load_with(vb.clone(), &config, path).unwrap();
+        assert_eq!(fast.path(), path);
+        let b = fast.embed(&refs).unwrap();
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
+            .fold(1f32, f32::min);
+        assert!(b.iter().flatten().all(|v| v.is_finite()));
+        assert!(worst >= floor, "{path:?} strays from f32: cosine {worst}");
+        assert!(a != b, "the {path:?} layers did not run");
+    }
+    // Without a reduced-precision path `fast` is the f32 pass.
+    let fast = PackedBert::load(vb, &config, true).unwrap();
+    assert_eq!(fast.path(), FastPath::detect());
 }
 
 /// The analysis job reads a batch while the one before is written. A batch that cannot be read stops the job with

@@ -76,7 +76,7 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
         ModelsCommand::Info { json } => {
             let files = locate(&opts.fetch)?;
             let choice = crate::emotion::device::choose_device(opts.device);
-            let computes =
+            let (computes, kernel) =
                 crate::emotion::engine::computes_in(crate::emotion::precision(), &choice.device);
             let (device, device_fallback) = (choice.label, choice.fallback);
             let card = card().ok();
@@ -89,9 +89,12 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 device: String,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 device_fallback: Option<String>,
-                /// The precision asked for (`f32` or `fast`), and the float type the encoder computes in there.
+                /// The precision asked for (`f32` or `fast`), the number type the encoder's dense layers run in
+                /// there (`f32`, `bf16` or `int8`), and what runs them (`gemm`, `avx512-bf16`, `avx512-vnni`,
+                /// `avx2` on a CPU; `candle` on a GPU).
                 precision: crate::emotion::Precision,
                 computes_in: &'static str,
+                kernel: &'static str,
                 heads_version: &'static str,
                 model_key: String,
                 metrics: Option<serde_json::Value>,
@@ -105,6 +108,7 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                 device_fallback,
                 precision: crate::emotion::precision(),
                 computes_in: computes,
+                kernel,
                 heads_version: heads_version(),
                 model_key: model_key(),
                 metrics: card.map(|c| c.metrics),
@@ -133,7 +137,7 @@ pub fn run_models(ctx: &Context, cmd: ModelsCommand) -> anyhow::Result<i32> {
                         outln!("precision    f32 (fast asked for; this device has no faster path)")
                     }
                     crate::emotion::Precision::Fast => {
-                        outln!("precision    {} (fast)", info.computes_in)
+                        outln!("precision    {} (fast, {})", info.computes_in, info.kernel)
                     }
                     crate::emotion::Precision::F32 => outln!("precision    f32"),
                 }

@@ -76,7 +76,8 @@ pub struct GlobalArgs {
     /// Compute device: auto, cpu, cuda, cuda:N or metal
     #[arg(long, global = true, value_name = "DEVICE")]
     pub device: Option<String>,
-    /// Encoder precision: f32, or fast (bf16 on a GPU or a CPU with AVX512-BF16); config general.precision
+    /// Encoder precision: f32, or fast (bf16 on a GPU; int8 or bf16 on a CPU with AVX512-VNNI, AVX512-BF16,
+    /// AVX-VNNI or AVX2); config general.precision
     #[arg(long, global = true, value_enum, value_name = "PRECISION")]
     pub precision: Option<crate::emotion::Precision>,
     /// A folder with the encoder's config.json, tokenizer.json and model.safetensors (env MOODTAPE_MODEL_DIR)

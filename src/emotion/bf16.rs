@@ -1,22 +1,16 @@
 //! The dense layers of `--precision fast` on the CPU: weights and activations in bf16, products summed in f32 by
 //! AVX512-BF16's pair dot product (`vdpbf16ps`), which does twice the multiply-adds of an f32 FMA per instruction.
-//! Used only where the CPU has the instructions ([`available`]); elsewhere the packed pass stays in f32.
+//! Used only where the CPU has the instructions ([`detected`]); elsewhere `fast` takes the int8 path
+//! ([`super::int8`]) or stays in f32 (see [`super::packed::FastPath`]).
 
-/// Whether this CPU can run the bf16 kernel. `MOODTAPE_CPU_FAST=f32` answers no, to force the f32 fallback.
-pub fn available() -> bool {
-    if std::env::var("MOODTAPE_CPU_FAST").is_ok_and(|v| v == "f32") {
-        return false;
-    }
-    detected()
-}
-
+/// Whether this CPU has the bf16 kernel's instructions.
 #[cfg(target_arch = "x86_64")]
-fn detected() -> bool {
+pub fn detected() -> bool {
     is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn detected() -> bool {
+pub fn detected() -> bool {
     false
 }
 
@@ -70,7 +64,7 @@ pub fn pack_rows(x: &[f32], rows: usize, inputs: usize, out: &mut Vec<u32>) {
 /// `out (rows × outputs) += a (rows × inputs, packed by [`pack_rows`]) · w (packed by [`pack_weight`])`.
 ///
 /// # Panics
-/// When the CPU lacks the instructions ([`available`] says so) or the sizes do not match.
+/// When the CPU lacks the instructions ([`detected`] says so) or the sizes do not match.
 pub fn matmul_acc(
     a: &[u32],
     rows: usize,
@@ -180,7 +174,7 @@ mod tests {
 
     #[test]
     fn the_kernel_matches_a_plain_product_of_the_same_bf16_values() {
-        if !available() {
+        if !detected() {
             eprintln!("no AVX512-BF16 here: the kernel is not run, the f32 pass is used instead");
             return;
         }

@@ -255,16 +255,24 @@ impl Engine {
     }
 }
 
-/// The float type the encoder's matrix products run in for `precision` on `device`: what `models info` shows.
-pub fn computes_in(precision: super::Precision, device: &candle_core::Device) -> &'static str {
+/// The number type the encoder's dense layers run in for `precision` on `device`, and the kernel that runs them:
+/// what `models info` shows.
+pub fn computes_in(
+    precision: super::Precision,
+    device: &candle_core::Device,
+) -> (&'static str, &'static str) {
     match precision {
-        super::Precision::Fast if device.is_cpu() && super::bf16::available() => "bf16",
-        _ => encoder_dtype(precision, device).as_str(),
+        super::Precision::Fast if device.is_cpu() => {
+            let path = super::packed::FastPath::detect();
+            (path.precision(), path.kernel())
+        }
+        _ if device.is_cpu() => ("f32", "gemm"),
+        _ => (encoder_dtype(precision, device).as_str(), "candle"),
     }
 }
 
 /// The float type candle's encoder computes in: bf16 for `fast` on a GPU, f32 otherwise (on the CPU, `fast` is
-/// the packed pass's bf16 dense layers, where the CPU has AVX512-BF16: see [`super::bf16`]).
+/// the packed pass's reduced-precision dense layers: see [`super::packed::FastPath`]).
 pub fn encoder_dtype(
     precision: super::Precision,
     device: &candle_core::Device,

@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod engine;
 pub mod fetch;
 pub mod heads;
+pub mod int8;
 pub mod language;
 pub mod packed;
 
@@ -42,8 +43,8 @@ pub enum Precision {
     /// 32-bit floats everywhere.
     #[default]
     F32,
-    /// Reduced precision where the device has a fast path for it: bf16 on a GPU, and bf16 dense layers on a CPU
-    /// with AVX512-BF16. Other CPUs compute in f32.
+    /// Reduced precision where the device has a fast path for it: bf16 on a GPU; on a CPU, int8 or bf16 dense
+    /// layers by what the CPU has (see [`packed::FastPath`]). CPUs without AVX2 compute in f32.
     Fast,
 }
 
