@@ -374,31 +374,26 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma,avxvnni")]
     pub unsafe fn avx_vnni(x: &Rows, w: &Weight, out: &mut [f32]) {
-        let rows = x.len();
-        for tile in 0..w.outputs / 32 {
-            let mut r = 0;
-            while r + 2 <= rows {
-                ymm_block::<2, true>(x, r, w, tile, out);
-                r += 2;
-            }
-            while r < rows {
-                ymm_block::<1, true>(x, r, w, tile, out);
-                r += 1;
-            }
-        }
+        ymm_tiles::<true>(x, w, out)
     }
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn avx2(x: &Rows, w: &Weight, out: &mut [f32]) {
+        ymm_tiles::<false>(x, w, out)
+    }
+
+    /// Every tile of 32 columns, two rows at a time.
+    #[inline(always)]
+    unsafe fn ymm_tiles<const VNNI: bool>(x: &Rows, w: &Weight, out: &mut [f32]) {
         let rows = x.len();
         for tile in 0..w.outputs / 32 {
             let mut r = 0;
             while r + 2 <= rows {
-                ymm_block::<2, false>(x, r, w, tile, out);
+                ymm_block::<2, VNNI>(x, r, w, tile, out);
                 r += 2;
             }
             while r < rows {
-                ymm_block::<1, false>(x, r, w, tile, out);
+                ymm_block::<1, VNNI>(x, r, w, tile, out);
                 r += 1;
             }
         }
