@@ -569,10 +569,27 @@ fn sum(xs: &[f32]) -> f32 {
 
 #[inline(always)]
 fn softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = max(row);
     row.iter_mut().for_each(|v| *v = exp(*v - max));
     let inv = 1.0 / sum(row);
     row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// The largest value, in sixteen lanes so it vectorizes (`f32::max`'s care for NaN keeps a loop scalar; a score
+/// is never NaN).
+#[inline(always)]
+fn max(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 16];
+    let mut parts = xs.chunks_exact(16);
+    for c in &mut parts {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    let tail = parts.remainder().iter().copied();
+    acc.into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// e^x for x ≤ 0 to within 2 ulp, without branches so a loop over a row vectorizes (Cephes' expf polynomial on
@@ -595,7 +612,9 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n from its bits: n + 127 (1..=254 here) added to 1.5 · 2^23 lands in the float's low bits, which the shift
+    // moves into the exponent (what lies above them shifts out), with no float-to-int conversion to vectorize.
+    e * f32::from_bits((n + (127.0 + ROUND)).to_bits() << 23)
 }
 
 /// BERT's GELU, with the branch-free erf the vendored candle uses on the CPU.
