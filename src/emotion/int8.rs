@@ -1,6 +1,6 @@
-//! The dense layers of `--precision fast` on CPUs without AVX512-BF16: weights in int8 (one scale per output
-//! column), activations in u8 (one scale and zero point per row, chosen from the row as it arrives), products
-//! summed exactly in i32. Three kernels, best first:
+//! The dense layers of `--precision fast` on x86-64 CPUs with AVX2 or better (see [`super::packed::FastPath`] for
+//! the choice): weights in int8 (one scale per output column), activations in u8 (one scale and zero point per
+//! row, chosen from the row as it arrives), products summed exactly in i32. Three kernels, best first:
 //! - **AVX512-VNNI** (`vpdpbusd` on 512 bits: 64 u8 × i8 multiply-adds an instruction, four times an f32 FMA's),
 //!   on Intel Cascade Lake, Ice Lake and later servers and AMD Zen 4 and later;
 //! - **AVX-VNNI** (the same instruction on 256 bits), on Intel Alder Lake and later desktops without AVX-512;
