@@ -128,7 +128,7 @@ pub enum BenchCommand {
         /// Seed of the generated lyrics
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Songs per analysis batch (default: 32 on the CPU, 2048 on a GPU)
+        /// Songs per analysis batch (default: 128 on the CPU, 2048 on a GPU)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
         songs_per_batch: Option<u64>,
         /// Also write the distinct chunks analysis reads as JSONL, so the peer script can embed the same texts

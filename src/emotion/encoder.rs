@@ -17,15 +17,15 @@ use super::EngineError;
 /// The longest input the encoder is given, in tokens (special tokens included).
 pub const MAX_TOKENS: usize = 256;
 
-/// The network an encoder runs: [`PackedBert`] on the CPU in f32, candle's tensors ([`Bert`]) on a GPU or in
-/// another precision.
+/// The network an encoder runs: [`PackedBert`] on the CPU (in f32, or with `fast` its dense layers in int8 or
+/// bf16), candle's tensors ([`Bert`]) on a GPU.
 enum Net {
     Candle(Bert),
     Packed(PackedBert),
 }
 
-/// What an encoder on the CPU runs: candle's tensors, or moodtape's packed pass (its dense layers in bf16 with
-/// `fast` where the CPU can).
+/// What an encoder on the CPU runs: candle's tensors, or moodtape's packed pass (its dense layers in int8 or bf16
+/// with `fast`, by what the CPU has).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuPass {
     Candle,
@@ -89,16 +89,25 @@ impl Encoder {
             }
             _ => Net::Candle(Bert::load(vb, &config)?),
         };
-        Ok(Encoder {
+        Ok(Encoder::with_net(
             net,
-            tokenizer: plain(tokenizer),
-            device: device.clone(),
-            hidden_size: config.hidden_size,
-            workers: 1,
-        })
+            tokenizer,
+            device.clone(),
+            config.hidden_size,
+        ))
     }
 
-    /// The float type the encoder's matrix products run in: `f32`, or `bf16`.
+    fn with_net(net: Net, tokenizer: Tokenizer, device: Device, hidden_size: usize) -> Encoder {
+        Encoder {
+            net,
+            tokenizer: plain(tokenizer),
+            device,
+            hidden_size,
+            workers: 1,
+        }
+    }
+
+    /// The number type the encoder's dense layers run in: `f32`, `bf16` or `int8`.
     pub fn precision(&self) -> &'static str {
         match &self.net {
             Net::Candle(model) => model.dtype().as_str(),
@@ -121,13 +130,7 @@ impl Encoder {
         device: Device,
         hidden_size: usize,
     ) -> Encoder {
-        Encoder {
-            net: Net::Candle(model),
-            tokenizer: plain(tokenizer),
-            device,
-            hidden_size,
-            workers: 1,
-        }
+        Encoder::with_net(Net::Candle(model), tokenizer, device, hidden_size)
     }
 
     /// On the CPU, runs `n` batches at once, each on one core. candle parallelises only its matrix products, so
@@ -174,13 +177,7 @@ impl Encoder {
 
     /// An encoder that runs moodtape's packed CPU pass, from parts built elsewhere (tests).
     pub fn from_packed(model: PackedBert, tokenizer: Tokenizer, hidden_size: usize) -> Encoder {
-        Encoder {
-            net: Net::Packed(model),
-            tokenizer: plain(tokenizer),
-            device: Device::Cpu,
-            hidden_size,
-            workers: 1,
-        }
+        Encoder::with_net(Net::Packed(model), tokenizer, Device::Cpu, hidden_size)
     }
 
     /// The mean-pooled, L2-normalised embedding of each text of one batch, in order.

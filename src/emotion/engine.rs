@@ -359,14 +359,29 @@ fn prepare_songs(
 
 /// The chunks a song's lyrics are read in (none for a record without words).
 pub fn song_chunks(tokenizer: &tokenizers::Tokenizer, record: &LyricsRecord) -> Vec<Chunk> {
+    chunks_counting(tokenizer, record, &mut Default::default())
+}
+
+/// [`song_chunks`], keeping each line's token ids (without special tokens) in `lines`: the chunking counts a
+/// line's tokens by tokenizing it once. A line the tokenizer refuses counts as a token per three bytes.
+fn chunks_counting(
+    tokenizer: &tokenizers::Tokenizer,
+    record: &LyricsRecord,
+    lines: &mut std::collections::HashMap<String, Vec<u32>>,
+) -> Vec<Chunk> {
     if !record.has_words() {
         return Vec::new();
     }
-    let mut count = |s: &str| {
-        tokenizer
-            .encode(s, false)
-            .map(|e| e.get_ids().len())
-            .unwrap_or(s.len() / 3)
+    let mut count = |s: &str| match lines.get(s) {
+        Some(ids) => ids.len(),
+        None => match tokenizer.encode(s, false) {
+            Ok(e) => {
+                let n = e.get_ids().len();
+                lines.insert(s.to_string(), e.get_ids().to_vec());
+                n
+            }
+            Err(_) => s.len() / 3,
+        },
     };
     chunk_lyrics(&record.text, CHUNK_TOKENS, &mut count)
 }
@@ -397,22 +412,8 @@ fn chunks_with_ids(
     wrap: &[u32],
     record: &LyricsRecord,
 ) -> Result<(Vec<Chunk>, Vec<Vec<u32>>), EngineError> {
-    if !record.has_words() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let mut lines: std::collections::HashMap<String, Vec<u32>> = Default::default();
-    let mut count = |s: &str| match lines.get(s) {
-        Some(ids) => ids.len(),
-        None => match tokenizer.encode(s, false) {
-            Ok(e) => {
-                let n = e.get_ids().len();
-                lines.insert(s.to_string(), e.get_ids().to_vec());
-                n
-            }
-            Err(_) => s.len() / 3,
-        },
-    };
-    let chunks = chunk_lyrics(&record.text, CHUNK_TOKENS, &mut count);
+    let mut lines = Default::default();
+    let chunks = chunks_counting(tokenizer, record, &mut lines);
     let mut ids = Vec::with_capacity(chunks.len());
     for chunk in &chunks {
         let joined = match wrap {

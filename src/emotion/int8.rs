@@ -152,10 +152,6 @@ impl Weight {
             outputs,
         }
     }
-
-    pub fn inputs(&self) -> usize {
-        self.inputs
-    }
 }
 
 /// Rows of activations quantized to u8, each with its scale and zero point.

@@ -1,4 +1,4 @@
-//! BERT's forward pass on the CPU in f32, written for the CPU rather than through candle's tensors.
+//! BERT's forward pass on the CPU, written for the CPU rather than through candle's tensors.
 //!
 //! - **No padding.** A batch's tokens are packed back to back; the dense layers see only real tokens, and
 //!   attention runs text by text, so no score is spent on a padded position and no mask is needed.
@@ -7,8 +7,10 @@
 //!   and adds biases and the mask in passes of their own.
 //! - **gemm's kernels**, as candle uses them (AVX-512 where the CPU has it, AVX2 otherwise, picked at run time),
 //!   one thread per batch: the encoder's workers run batches side by side.
+//! - **`--precision fast`**: the dense layers in int8 or bf16, by what the CPU has ([`FastPath`]).
 //!
-//! It reads the same weights as [`super::bert::Bert`] and gives the same embeddings to within float rounding.
+//! It reads the same weights as [`super::bert::Bert`] and, in f32, gives the same embeddings to within float
+//! rounding.
 
 use candle_core::{DType, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -51,7 +53,7 @@ pub enum FastPath {
 }
 
 impl FastPath {
-    /// The fastest path this CPU has: int8 on AVX512-VNNI (about 1.6x bf16's speed, and every eval score within
+    /// The fastest path this CPU has: int8 on AVX512-VNNI (about 1.7x bf16's speed, and every eval score within
     /// 0.005 of f32's), then bf16 on AVX512-BF16, then int8 on AVX-VNNI or AVX2, else f32. `MOODTAPE_CPU_FAST`
     /// narrows the choice on any machine: `f32` forces the fallback, `bf16` or `int8` one kind, `int8-avx-vnni`
     /// or `int8-avx2` one int8 kernel; what the CPU cannot run falls to f32.
@@ -95,30 +97,43 @@ impl FastPath {
     }
 }
 
-/// A linear layer with its weight stored input-major (in × out), as the products read it: in f32, or packed for
-/// a reduced-precision kernel (`w` then empty).
+/// A linear layer's weight as its product reads it.
+enum Weights {
+    /// Input-major (in × out), for gemm.
+    F32(Vec<f32>),
+    /// Packed for the bf16 kernel.
+    Bf16(Vec<u16>),
+    /// Quantized and packed for an int8 kernel.
+    Int8(Weight),
+}
+
+/// A linear layer: its weight and bias.
 struct Dense {
-    w: Vec<f32>,
-    bf16: Vec<u16>,
-    int8: Option<Weight>,
+    w: Weights,
     b: Vec<f32>,
     inputs: usize,
     outputs: usize,
 }
 
 impl Dense {
-    /// Moves the weight to `path`'s kernel (when its shape fits it).
-    fn use_path(&mut self, path: FastPath) {
-        match path {
-            FastPath::Bf16 if super::bf16::fits(self.inputs, self.outputs) => {
-                self.bf16 = super::bf16::pack_weight(&self.w, self.inputs, self.outputs);
+    /// A layer from its f32 weight (in × out) and bias, its weight moved to `path`'s kernel when its shape fits
+    /// the kernel's tiles (in f32 otherwise).
+    fn new(w: Vec<f32>, b: Vec<f32>, inputs: usize, outputs: usize, path: FastPath) -> Dense {
+        let w = match path {
+            FastPath::Bf16 if super::bf16::fits(inputs, outputs) => {
+                Weights::Bf16(super::bf16::pack_weight(&w, inputs, outputs))
             }
-            FastPath::Int8(k) if k.fits(self.inputs, self.outputs) => {
-                self.int8 = Some(Weight::pack(&self.w, self.inputs, self.outputs, k));
+            FastPath::Int8(k) if k.fits(inputs, outputs) => {
+                Weights::Int8(Weight::pack(&w, inputs, outputs, k))
             }
-            _ => return,
+            _ => Weights::F32(w),
+        };
+        Dense {
+            w,
+            b,
+            inputs,
+            outputs,
         }
-        self.w = Vec::new();
     }
 }
 
@@ -161,16 +176,15 @@ fn transpose(w: &[f32], outputs: usize, inputs: usize) -> Vec<f32> {
     t
 }
 
-fn dense(vb: VarBuilder, inputs: usize, outputs: usize) -> Result<Dense> {
-    let w = rows(&vb, (outputs, inputs), "weight")?;
-    Ok(Dense {
-        w: transpose(&w, outputs, inputs),
-        bf16: Vec::new(),
-        int8: None,
-        b: vector(&vb, outputs, "bias")?,
-        inputs,
-        outputs,
-    })
+/// A linear layer's weight, input-major (in × out), and its bias.
+fn weight_and_bias(vb: &VarBuilder, inputs: usize, outputs: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    let w = rows(vb, (outputs, inputs), "weight")?;
+    Ok((transpose(&w, outputs, inputs), vector(vb, outputs, "bias")?))
+}
+
+fn dense(vb: VarBuilder, inputs: usize, outputs: usize, path: FastPath) -> Result<Dense> {
+    let (w, b) = weight_and_bias(&vb, inputs, outputs)?;
+    Ok(Dense::new(w, b, inputs, outputs, path))
 }
 
 fn norm(vb: VarBuilder, n: usize) -> Result<Norm> {
@@ -213,42 +227,36 @@ impl PackedBert {
             let l = vb.pp(format!("encoder.layer.{i}"));
             let a = l.pp("attention");
             let (q, k, v) = (
-                dense(a.pp("self").pp("query"), h, h)?,
-                dense(a.pp("self").pp("key"), h, h)?,
-                dense(a.pp("self").pp("value"), h, h)?,
+                weight_and_bias(&a.pp("self").pp("query"), h, h)?,
+                weight_and_bias(&a.pp("self").pp("key"), h, h)?,
+                weight_and_bias(&a.pp("self").pp("value"), h, h)?,
             );
             // One (h × 3h) weight: row i holds query, key and value's columns for input i.
             let mut w = Vec::with_capacity(3 * h * h);
             for i in 0..h {
-                for part in [&q, &k, &v] {
-                    w.extend_from_slice(&part.w[i * h..(i + 1) * h]);
+                for (part, _) in [&q, &k, &v] {
+                    w.extend_from_slice(&part[i * h..(i + 1) * h]);
                 }
             }
-            let b = [q.b, k.b, v.b].concat();
+            let b = [q.1, k.1, v.1].concat();
             layers.push(Layer {
-                qkv: Dense {
-                    w,
-                    bf16: Vec::new(),
-                    int8: None,
-                    b,
-                    inputs: h,
-                    outputs: 3 * h,
-                },
-                out: dense(a.pp("output").pp("dense"), h, h)?,
+                qkv: Dense::new(w, b, h, 3 * h, path),
+                out: dense(a.pp("output").pp("dense"), h, h, path)?,
                 norm1: norm(a.pp("output").pp("LayerNorm"), h)?,
                 up: dense(
                     l.pp("intermediate").pp("dense"),
                     h,
                     config.intermediate_size,
+                    path,
                 )?,
-                down: dense(l.pp("output").pp("dense"), config.intermediate_size, h)?,
+                down: dense(
+                    l.pp("output").pp("dense"),
+                    config.intermediate_size,
+                    h,
+                    path,
+                )?,
                 norm2: norm(l.pp("output").pp("LayerNorm"), h)?,
             });
-        }
-        for l in &mut layers {
-            for d in [&mut l.qkv, &mut l.out, &mut l.up, &mut l.down] {
-                d.use_path(path);
-            }
         }
         Ok(PackedBert {
             path,
@@ -489,16 +497,19 @@ fn linear(
     if tokens == 0 {
         return;
     }
-    if !layer.bf16.is_empty() {
-        super::bf16::pack_rows(x, tokens, layer.inputs, &mut scratch.pairs);
-        super::bf16::matmul_acc(&scratch.pairs, tokens, layer.inputs, &layer.bf16, n, out);
-        return;
-    }
-    if let Some(w) = &layer.int8 {
-        scratch.rows.quantize(x, tokens, w.inputs());
-        super::int8::matmul_acc(&scratch.rows, w, out);
-        return;
-    }
+    let w = match &layer.w {
+        Weights::Bf16(w) => {
+            super::bf16::pack_rows(x, tokens, layer.inputs, &mut scratch.pairs);
+            super::bf16::matmul_acc(&scratch.pairs, tokens, layer.inputs, w, n, out);
+            return;
+        }
+        Weights::Int8(w) => {
+            scratch.rows.quantize(x, tokens, layer.inputs);
+            super::int8::matmul_acc(&scratch.rows, w, out);
+            return;
+        }
+        Weights::F32(w) => w,
+    };
     // SAFETY: `x` is tokens × inputs, `w` inputs × outputs and `out` tokens × outputs, all row-major and
     // checked by the slicing above (x by the caller's buffers, sized tokens × inputs).
     debug_assert!(x.len() >= tokens * layer.inputs);
@@ -514,7 +525,7 @@ fn linear(
             x.as_ptr(),
             1,
             layer.inputs as isize,
-            layer.w.as_ptr(),
+            w.as_ptr(),
             1,
             n as isize,
             1.0,

@@ -171,7 +171,7 @@ pub struct EmbedBench {
     pub tokens_per_s: f64,
     pub peak_rss_mb: f64,
     pub device: String,
-    /// What the encoder's matrix products ran in: `f32` or `bf16`.
+    /// The number type the encoder's dense layers ran in: `f32`, `bf16` or `int8`.
     pub precision: &'static str,
     pub texts: usize,
     pub tokens: usize,
@@ -268,7 +268,7 @@ pub struct AnalyzeBench {
     pub tokens_per_s: f64,
     pub peak_rss_mb: f64,
     pub device: String,
-    /// What the encoder's matrix products ran in: `f32` or `bf16`.
+    /// The number type the encoder's dense layers ran in: `f32`, `bf16` or `int8`.
     pub precision: &'static str,
     pub encoder_alone: EncoderAlone,
 }
