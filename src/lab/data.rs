@@ -417,7 +417,7 @@ mod tests {
             .iter()
             .map(|s| short_moods(None, s).unwrap().len())
             .collect();
-        assert_eq!(sizes, [385, 60, 149]);
+        assert_eq!(sizes, [878, 135, 340]);
         for m in short_moods(None, "train").unwrap() {
             assert_eq!(Quadrant::of(m.valence, m.arousal), m.quadrant, "{}", m.text);
         }
