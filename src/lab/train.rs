@@ -106,7 +106,7 @@ impl TrainOptions {
             lr_heads: 2e-3,
             emotion_hidden: 512,
             va_hidden: 128,
-            tune_from: 4,
+            tune_from: 3,
             moods_weight: 2.0,
             moods_repeat: 4,
             go_per_epoch: None,
