@@ -38,7 +38,8 @@ pub struct TrainArgs {
     /// Output prefix: writes PREFIX.safetensors and PREFIX.json
     #[arg(long, default_value = "models/heads")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 3)]
+    /// Epochs to train; the one that scores best on the dev splits is kept
+    #[arg(long, default_value_t = 5)]
     pub epochs: usize,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,

@@ -98,7 +98,7 @@ impl TrainOptions {
             use_moods: true,
             out,
             cache_dir,
-            epochs: 3,
+            epochs: 5,
             seed: 7,
             batch_size: 64,
             max_tokens: 64,
