@@ -39,9 +39,9 @@ pub struct TrainArgs {
     #[arg(long, default_value = "models/heads")]
     pub out: PathBuf,
     /// Epochs to train; the one that scores best on the dev splits is kept
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_EPOCHS)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_SEED)]
     pub seed: u64,
     /// The first encoder layer to fine-tune (0-5): it and the layers above it are trained; 6 trains the heads alone
     #[arg(long)]

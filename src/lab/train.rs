@@ -83,6 +83,11 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// Epochs trained unless told otherwise (the shipped heads' run); the best on dev is kept.
+    pub const DEFAULT_EPOCHS: usize = 5;
+    /// The seed of every random choice in a run unless told otherwise.
+    pub const DEFAULT_SEED: u64 = 7;
+
     pub fn new(
         goemotions: PathBuf,
         emobank: PathBuf,
@@ -98,8 +103,8 @@ impl TrainOptions {
             use_moods: true,
             out,
             cache_dir,
-            epochs: 5,
-            seed: 7,
+            epochs: Self::DEFAULT_EPOCHS,
+            seed: Self::DEFAULT_SEED,
             batch_size: 64,
             max_tokens: 64,
             lr_layer: 1e-4,
